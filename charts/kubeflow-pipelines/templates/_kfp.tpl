@@ -1,0 +1,1 @@
+{{- define "kfp.enabled" -}}{{- if eq .Values.mode "minimal" -}}true{{- end -}}{{- end -}}
