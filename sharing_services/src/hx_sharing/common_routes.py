@@ -1,0 +1,66 @@
+"""Helpers used by the route modules of both services."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import HTTPException, Path, status
+
+from .semver import newest
+
+MAX_ID = 2**31 - 1
+
+ID_PATH = Path(..., ge=1, le=MAX_ID, description="identifier returned when the item was published")
+
+ID_RESOLUTION = (
+    "The identifier names one published version; `version` selects a version of the same name: "
+    "`latest` (the default) is the newest by semantic-version order, any other value must match exactly."
+)
+
+
+def not_found(what: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"{what} not found")
+
+
+def check_text(value: str | None, name: str) -> str | None:
+    if value is not None and "\x00" in value:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{name} holds a NUL character")
+    return value
+
+
+def resolve(session, cls, item_id: int, version: str | None, what: str) -> Any:
+    """Row for (id, version) following the rules in ID_RESOLUTION."""
+    from sqlalchemy import select
+
+    check_text(version, "version")
+    row = session.get(cls, item_id)
+    if row is None:
+        raise not_found(what)
+    if version in (None, "") or version == row.version:
+        return row
+    if version == "latest":
+        versions = session.scalars(select(cls.version).where(cls.name == row.name)).all()
+        version = newest(versions)
+    other = session.scalar(select(cls).where(cls.name == row.name, cls.version == version))
+    if other is None:
+        raise not_found(f"{what} {row.name!r} version {version!r}")
+    return other
+
+
+def keep_latest(rows: list, key=lambda r: r.name) -> list:
+    by_name: dict[str, list] = {}
+    for r in rows:
+        by_name.setdefault(key(r), []).append(r)
+    out = []
+    for group in by_name.values():
+        best = newest([r.version for r in group])
+        out.extend(r for r in group if r.version == best)
+    return sorted(out, key=lambda r: r.id)
+
+
+_FILENAME_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_filename(*parts: str) -> str:
+    return _FILENAME_SAFE.sub("_", "-".join(parts))[:200] or "artifact"

@@ -1,0 +1,408 @@
+"""Model Sharing API."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, FastAPI, HTTPException, Query, Request, status
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from .app import COMMON_RESPONSES, create_app, digest_headers, new_object_key
+from .auth import ReadModel, WriteModel
+from .common_routes import ID_PATH, ID_RESOLUTION, check_text, keep_latest, not_found, resolve, safe_filename
+from .db import Model, ModelStatusEvent, utcnow
+from .logs import get_logger
+from .schemas import Error, ModelCatalog, ModelResponse, ModelStatus, StatusChange, StatusEvent, StatusHistory
+from .settings import Settings
+from .storage import call, is_missing
+from .uploads import abort_all, parse_json_field, receive_upload, require_fields
+
+log = get_logger("model")
+router = APIRouter(tags=["model"])
+
+STATUSES = [s.value for s in ModelStatus]
+
+UPLOAD_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["name", "version", "status", "library", "libraryVersion", "domain", "tag", "file"],
+                    "properties": {
+                        "name": {"type": "string", "minLength": 1, "maxLength": 255},
+                        "version": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": 128,
+                            "description": "immutable once published; `latest` is reserved",
+                        },
+                        "status": {"type": "string", "enum": STATUSES},
+                        "library": {"type": "string", "minLength": 1, "maxLength": 255},
+                        "libraryVersion": {"type": "string", "minLength": 1, "maxLength": 128},
+                        "domain": {"type": "string", "minLength": 1, "maxLength": 255},
+                        "tag": {"type": "string", "minLength": 1, "maxLength": 255},
+                        "parameters": {"type": "string", "description": "a JSON object, as text", "default": "{}"},
+                        "characteristics": {"type": "string", "description": "a JSON object, as text", "default": "{}"},
+                        "file": {"type": "string", "format": "binary"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+DOWNLOAD_HEADERS = {
+    "X-Content-SHA256": {"description": "hex SHA-256 of the body", "schema": {"type": "string"}},
+    "Digest": {"description": "RFC 3230 digest (sha-256, base64)", "schema": {"type": "string"}},
+}
+
+
+def to_response(m: Model) -> ModelResponse:
+    return ModelResponse(
+        modelIdentifier=m.id,
+        name=m.name,
+        version=m.version,
+        status=m.status,
+        library=m.library,
+        libraryVersion=m.library_version,
+        domain=m.domain,
+        tag=m.tag,
+        parameters=m.parameters or {},
+        characteristics=m.characteristics or {},
+        sha256=m.sha256,
+        size=m.size_bytes,
+        created=m.created_at,
+        createdBy=m.created_by,
+        statusChangedAt=m.status_changed_at,
+        statusChangedBy=m.status_changed_by,
+    )
+
+
+@router.post(
+    "/model",
+    response_model=ModelResponse,
+    summary="Publish a model version",
+    description="Multipart form upload, streamed to the object store. Publishing the same bytes again under "
+    "the same (name, version) returns the existing record; different bytes are refused with 409.",
+    responses={
+        **COMMON_RESPONSES,
+        409: {"model": Error, "description": "(name, version) exists with different content"},
+        413: {"model": Error, "description": "Larger than the configured limit"},
+    },
+    openapi_extra=UPLOAD_FORM,
+)
+async def add_model(request: Request, principal: WriteModel) -> ModelResponse:
+    state = request.app.state
+    settings: Settings = state.settings
+    key = new_object_key("models")
+
+    async def open_sink(_field: str):
+        return state.store.writer(key)
+
+    form = await receive_upload(request, {"file"}, open_sink, settings.max_upload_bytes)
+    sinks = list(form.files.values())
+    try:
+        f = require_fields(form.fields, ["name", "version", "status", "library", "libraryVersion", "domain", "tag"])
+        if f["version"] == "latest":
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "'latest' is reserved and cannot be a version")
+        if f["status"] not in STATUSES:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, f"status {f['status']!r} is not one of {', '.join(STATUSES)}"
+            )
+        params = parse_json_field(form.fields, "parameters")
+        chars = parse_json_field(form.fields, "characteristics")
+        res = form.results["file"]
+        row = Model(
+            name=f["name"],
+            version=f["version"],
+            status=f["status"],
+            library=f["library"],
+            library_version=f["libraryVersion"],
+            domain=f["domain"],
+            tag=f["tag"],
+            parameters=params,
+            characteristics=chars,
+            object_key=key,
+            size_bytes=res.size,
+            sha256=res.sha256,
+            created_by=principal.name,
+            status_changed_by=principal.name,
+        )
+        created, stored = await asyncio.to_thread(_insert, state.db, row)
+    except BaseException:
+        await abort_all(sinks)
+        raise
+    if not created:
+        await abort_all(sinks)  # ours is a duplicate: drop the object we just wrote
+        if stored.sha256 != res.sha256:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                f"model {stored.name!r} version {stored.version!r} already exists with different content "
+                f"(sha256 {stored.sha256}); versions are immutable, publish a new version",
+            )
+        log.info("duplicate publish ignored", extra={"name": stored.name, "version": stored.version})
+    else:
+        log.info(
+            "model published",
+            extra={"name": stored.name, "version": stored.version, "size": stored.size_bytes, "sha256": stored.sha256},
+        )
+    return to_response(stored)
+
+
+def _insert(db, row: Model) -> tuple[bool, Model]:
+    def existing(s):
+        return s.scalar(select(Model).where(Model.name == row.name, Model.version == row.version))
+
+    with db.session() as s:
+        found = existing(s)
+        if found is not None:
+            return False, found
+        s.add(row)
+        try:
+            s.flush()
+            s.add(ModelStatusEvent(model_id=row.id, from_status=None, to_status=row.status, changed_by=row.created_by))
+            s.commit()
+        except IntegrityError:
+            s.rollback()
+            found = existing(s)
+            if found is None:
+                raise
+            return False, found
+        s.refresh(row)
+        return True, row
+
+
+@router.get(
+    "/model_catalog",
+    response_model=ModelCatalog,
+    summary="List models matching filters",
+    description="Filters combine with AND; an empty value means no filter. `status` defaults to `production`. "
+    "`version=latest` keeps only the newest version of each model name.",
+    responses=COMMON_RESPONSES,
+)
+def model_catalog(
+    request: Request,
+    principal: ReadModel,
+    domain: str | None = Query(None, max_length=255),
+    tag: str | None = Query(None, max_length=255),
+    status_: Literal["training", "development", "staging", "production", ""] | None = Query(
+        "production", alias="status"
+    ),
+    name: str | None = Query(None, max_length=255),
+    version: str | None = Query(None, max_length=128),
+    limit: int | None = Query(None, ge=1, le=100_000, description="at most this many (an addition)"),
+    offset: int = Query(0, ge=0, le=2**31 - 1, description="skip this many (an addition)"),
+) -> ModelCatalog:
+    for v, n in ((domain, "domain"), (tag, "tag"), (name, "name"), (version, "version")):
+        check_text(v, n)
+    q = select(Model).order_by(Model.id)
+    if domain:
+        q = q.where(Model.domain == domain)
+    if tag:
+        q = q.where(Model.tag == tag)
+    if status_:
+        q = q.where(Model.status == status_)
+    if name:
+        q = q.where(Model.name == name)
+    if version and version != "latest":
+        q = q.where(Model.version == version)
+    if version != "latest":
+        q = q.offset(offset).limit(limit)
+    with request.app.state.db.session() as s:
+        rows = list(s.scalars(q))
+    if version == "latest":
+        rows = keep_latest(rows)[offset:][:limit]
+    return ModelCatalog(models=[to_response(r) for r in rows])
+
+
+@router.get(
+    "/model/by_id/{model_id}",
+    summary="Download a model file",
+    description=ID_RESOLUTION + " The body is streamed; `X-Content-SHA256` and `Digest` carry its SHA-256.",
+    response_class=StreamingResponse,
+    responses={
+        **COMMON_RESPONSES,
+        200: {
+            "description": "The model file",
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            "headers": DOWNLOAD_HEADERS,
+        },
+        404: {"model": Error, "description": "No such model or version"},
+    },
+)
+async def download_model(
+    request: Request,
+    principal: ReadModel,
+    model_id: int = ID_PATH,
+    version: str = Query("latest", max_length=128),
+):
+    state = request.app.state
+    row = await asyncio.to_thread(_resolve, state.db, model_id, version)
+    try:
+        body = await call(state.store.open, row.object_key)
+    except Exception as exc:
+        if is_missing(exc):
+            log.error("model file missing from the object store", extra={"id": row.id, "key": row.object_key})
+            raise not_found("model file") from exc
+        raise
+    headers = digest_headers(row.sha256, row.size_bytes)
+    headers["Content-Disposition"] = f'attachment; filename="{safe_filename(row.name, row.version)}"'
+    return StreamingResponse(
+        state.store.iter_object(row.object_key, body), media_type="application/octet-stream", headers=headers
+    )
+
+
+def _resolve(db, model_id: int, version: str | None) -> Model:
+    with db.session() as s:
+        return resolve(s, Model, model_id, version, "model")
+
+
+@router.get(
+    "/model/{model_id}/data",
+    response_model=ModelResponse,
+    summary="Model metadata",
+    description=ID_RESOLUTION,
+    responses={**COMMON_RESPONSES, 404: {"model": Error, "description": "No such model or version"}},
+)
+def model_data(
+    request: Request,
+    principal: ReadModel,
+    model_id: int = ID_PATH,
+    version: str = Query("latest", max_length=128),
+) -> ModelResponse:
+    return to_response(_resolve(request.app.state.db, model_id, version))
+
+
+@router.delete(
+    "/model/{model_id}",
+    response_model=ModelResponse,
+    summary="Delete a model version (metadata and file)",
+    description="`version` is required and must name a version exactly (`latest` is refused).",
+    responses={**COMMON_RESPONSES, 404: {"model": Error, "description": "No such model or version"}},
+)
+async def delete_model(
+    request: Request,
+    principal: WriteModel,
+    model_id: int = ID_PATH,
+    version: str = Query(..., min_length=1, max_length=128),
+) -> ModelResponse:
+    if version == "latest":
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "name the version to delete; 'latest' is refused")
+    state = request.app.state
+    row = await asyncio.to_thread(_delete, state, model_id, version)
+    log.info("model deleted", extra={"name": row.name, "version": row.version, "by": principal.name})
+    return to_response(row)
+
+
+def _delete(state, model_id: int, version: str) -> Model:
+    with state.db.session() as s:
+        row = resolve(s, Model, model_id, version, "model")
+        s.delete(row)
+        s.flush()  # the row is gone inside the transaction; delete the object, then commit
+        try:
+            state.store.delete(row.object_key)
+        except Exception as exc:
+            s.rollback()
+            from .storage import ObjectStoreUnavailable, is_unavailable
+
+            if is_unavailable(exc):
+                raise ObjectStoreUnavailable(type(exc).__name__) from exc
+            raise
+        s.commit()
+        return row
+
+
+@router.patch(
+    "/model/{model_id}/status",
+    response_model=ModelResponse,
+    summary="Change a model version's status",
+    description="Moves a version between training, development, staging and production; the caller and "
+    "the time are recorded (see GET /model/{id}/status). The identifier names the version (no `version` "
+    "resolution here, so a promotion never lands on another version by accident).",
+    responses={**COMMON_RESPONSES, 404: {"model": Error, "description": "No such model"}},
+)
+def change_status(
+    request: Request,
+    principal: WriteModel,
+    change: Annotated[StatusChange, Body()],
+    model_id: int = ID_PATH,
+) -> ModelResponse:
+    with request.app.state.db.session() as s:
+        row = s.get(Model, model_id, with_for_update=True)
+        if row is None:
+            raise not_found("model")
+        if row.status != change.status.value:
+            s.add(
+                ModelStatusEvent(
+                    model_id=row.id,
+                    from_status=row.status,
+                    to_status=change.status.value,
+                    changed_by=principal.name,
+                    comment=change.comment,
+                )
+            )
+            row.status = change.status.value
+            row.status_changed_by = principal.name
+            row.status_changed_at = utcnow()
+            s.commit()
+            s.refresh(row)
+            log.info(
+                "model status changed",
+                extra={"name": row.name, "version": row.version, "status": row.status, "by": principal.name},
+            )
+        return to_response(row)
+
+
+@router.get(
+    "/model/{model_id}/status",
+    response_model=StatusHistory,
+    summary="A model version's status and its history",
+    responses={**COMMON_RESPONSES, 404: {"model": Error, "description": "No such model"}},
+)
+def status_history(
+    request: Request,
+    principal: ReadModel,
+    model_id: int = ID_PATH,
+) -> StatusHistory:
+    with request.app.state.db.session() as s:
+        row = s.get(Model, model_id)
+        if row is None:
+            raise not_found("model")
+        events = s.scalars(
+            select(ModelStatusEvent).where(ModelStatusEvent.model_id == model_id).order_by(ModelStatusEvent.id)
+        ).all()
+        return StatusHistory(
+            modelIdentifier=row.id,
+            status=row.status,
+            history=[
+                StatusEvent(
+                    fromStatus=e.from_status,
+                    toStatus=e.to_status,
+                    changedBy=e.changed_by,
+                    changedAt=e.changed_at,
+                    comment=e.comment,
+                )
+                for e in events
+            ],
+        )
+
+
+def build_app(settings: Settings | None = None) -> FastAPI:
+    return create_app(
+        title="HX Model Sharing API",
+        description="Publish, find and download models across HX-MLOps domains. Compatible with the reference "
+        "Model Sharing API under /api/v1, plus bearer-token scopes, immutable versions and content digests.",
+        bucket_attr="model_bucket",
+        routers=[router],
+        settings=settings,
+    )
+
+
+def app_factory() -> FastAPI:
+    """For `uvicorn --factory hx_sharing.model_service:app_factory`."""
+    return build_app()

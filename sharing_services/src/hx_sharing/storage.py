@@ -1,0 +1,240 @@
+"""Object store access (boto3) with streaming in both directions.
+
+``MultipartWriter`` receives an upload in arbitrary chunks, hashes it (SHA-256, CRC-32) as it
+goes and ships fixed-size parts to S3 with a bounded number in flight, so memory stays at
+about ``part_size * (upload_concurrency + 1)`` whatever the artifact size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from .logs import get_logger
+from .settings import Settings
+
+log = get_logger("storage")
+
+#: Errors meaning "the object store cannot be reached or is failing", mapped to 503.
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    botocore.exceptions.EndpointConnectionError,
+    botocore.exceptions.ConnectionError,
+    botocore.exceptions.ConnectTimeoutError,
+    botocore.exceptions.ReadTimeoutError,
+    botocore.exceptions.ResponseStreamingError,
+)
+
+
+class ObjectStoreUnavailable(Exception):
+    """The object store could not serve a request."""
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, UNAVAILABLE_ERRORS):
+        return True
+    if isinstance(exc, botocore.exceptions.ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return status >= 500 or code in {"ServiceUnavailable", "SlowDown", "XMinioServerNotInitialized"}
+    return False
+
+
+def make_s3_client(settings: Settings):
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        aws_access_key_id=settings.s3_access_key.get_secret_value(),
+        aws_secret_access_key=settings.s3_secret_key.get_secret_value(),
+        region_name=settings.s3_region,
+        config=Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path"},
+            connect_timeout=settings.s3_connect_timeout,
+            read_timeout=settings.s3_read_timeout,
+            retries={"max_attempts": settings.s3_max_attempts, "mode": "standard"},
+            max_pool_connections=32,
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        ),
+    )
+
+
+class ObjectStore:
+    def __init__(self, settings: Settings, bucket: str, client=None) -> None:
+        self.settings = settings
+        self.bucket = bucket
+        self.s3 = client or make_s3_client(settings)
+
+    def ensure_bucket(self) -> None:
+        try:
+            self.s3.head_bucket(Bucket=self.bucket)
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 404:
+                raise
+            log.info("creating bucket", extra={"bucket": self.bucket})
+            try:
+                self.s3.create_bucket(Bucket=self.bucket)
+            except self.s3.exceptions.BucketAlreadyOwnedByYou:
+                pass
+
+    def ping(self) -> None:
+        self.s3.head_bucket(Bucket=self.bucket)
+
+    def open(self, key: str):
+        """Start a GET; returns the botocore streaming body."""
+        return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+
+    def iter_object(self, key: str, body=None) -> Iterator[bytes]:
+        body = body if body is not None else self.open(key)
+        try:
+            yield from body.iter_chunks(self.settings.download_chunk_size)
+        finally:
+            body.close()
+
+    def delete(self, *keys: str) -> None:
+        for key in keys:
+            self.s3.delete_object(Bucket=self.bucket, Key=key)
+
+    def writer(self, key: str) -> MultipartWriter:
+        return MultipartWriter(self, key)
+
+
+@dataclass
+class WriteResult:
+    key: str
+    size: int
+    sha256: str
+    crc32: int
+
+
+class MultipartWriter:
+    """Async sink: ``await write(chunk)`` ... ``await close()`` or ``await abort()``."""
+
+    def __init__(self, store: ObjectStore, key: str) -> None:
+        self.store = store
+        self.key = key
+        self.part_size = store.settings.part_size
+        self.concurrency = store.settings.upload_concurrency
+        self._buf: list[bytes] = []
+        self._buffered = 0
+        self.size = 0
+        self._sha = hashlib.sha256()
+        self._crc = 0
+        self._upload_id: str | None = None
+        self._parts: list[dict] = []
+        self._next_part = 1
+        self._in_flight: list[asyncio.Task] = []
+        self._done = False
+        self._stored = False  # an object exists under key (after close)
+
+    @property
+    def sha256(self) -> str:
+        return self._sha.hexdigest()
+
+    async def write(self, data: bytes) -> None:
+        if not data:
+            return
+        self._sha.update(data)
+        self._crc = zlib.crc32(data, self._crc)
+        self.size += len(data)
+        self._buf.append(data)
+        self._buffered += len(data)
+        if self._buffered >= self.part_size:
+            await self._flush_part()
+
+    async def _flush_part(self) -> None:
+        body = b"".join(self._buf)
+        self._buf, self._buffered = [], 0
+        if self._upload_id is None:
+            resp = await asyncio.to_thread(
+                self.store.s3.create_multipart_upload, Bucket=self.store.bucket, Key=self.key
+            )
+            self._upload_id = resp["UploadId"]
+        number = self._next_part
+        self._next_part += 1
+        while len(self._in_flight) >= self.concurrency:
+            await self._in_flight.pop(0)
+        task = asyncio.create_task(self._upload_part(number, body))
+        self._in_flight.append(task)
+
+    async def _upload_part(self, number: int, body: bytes) -> None:
+        resp = await asyncio.to_thread(
+            self.store.s3.upload_part,
+            Bucket=self.store.bucket,
+            Key=self.key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=body,
+        )
+        self._parts.append({"PartNumber": number, "ETag": resp["ETag"]})
+
+    async def close(self) -> WriteResult:
+        s3, bucket = self.store.s3, self.store.bucket
+        if self._upload_id is None:
+            body = b"".join(self._buf)
+            self._buf, self._buffered = [], 0
+            await asyncio.to_thread(s3.put_object, Bucket=bucket, Key=self.key, Body=body)
+        else:
+            if self._buffered:
+                await self._flush_part()
+            while self._in_flight:
+                await self._in_flight.pop(0)
+            parts = sorted(self._parts, key=lambda p: p["PartNumber"])
+            await asyncio.to_thread(
+                s3.complete_multipart_upload,
+                Bucket=bucket,
+                Key=self.key,
+                UploadId=self._upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+        self._done = True
+        self._stored = True
+        return WriteResult(self.key, self.size, self.sha256, self._crc)
+
+    async def abort(self) -> None:
+        """Drop everything written so far; safe to call more than once and after close()."""
+        self._buf, self._buffered = [], 0
+        # Let parts already handed to threads finish (or fail) before aborting the upload.
+        for task in self._in_flight:
+            try:
+                await task
+            except Exception as exc:  # noqa: BLE001 - a failed part; we are aborting anyway
+                log.debug("part failed during abort", extra={"error": repr(exc)})
+        self._in_flight = []
+        try:
+            if self._upload_id is not None and not self._done:
+                await asyncio.to_thread(
+                    self.store.s3.abort_multipart_upload,
+                    Bucket=self.store.bucket,
+                    Key=self.key,
+                    UploadId=self._upload_id,
+                )
+            if self._stored:
+                await asyncio.to_thread(self.store.s3.delete_object, Bucket=self.store.bucket, Key=self.key)
+                self._stored = False
+        except Exception:
+            log.exception("could not clean up an aborted upload", extra={"key": self.key})
+        self._done = True
+
+
+async def call(fn, *args, **kwargs):
+    """Run a blocking S3 call in a thread; connection-level failures become ObjectStoreUnavailable."""
+    try:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    except Exception as exc:
+        if is_unavailable(exc):
+            raise ObjectStoreUnavailable(type(exc).__name__) from exc
+        raise
+
+
+def is_missing(exc: BaseException) -> bool:
+    if isinstance(exc, botocore.exceptions.ClientError):
+        return exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404", "NotFound"}
+    return False
