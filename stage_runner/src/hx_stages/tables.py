@@ -44,7 +44,7 @@ def read_table(path, fmt=None, string_columns=()):
             # Everything is read as text first (pyarrow still rejects ragged rows), then numbers are
             # converted here so that identifiers such as IMSIs keep their leading zeros.
             names = _csv_header(path)
-            convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in names})
+            convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in names}, strings_can_be_null=True)
             table = pacsv.read_csv(path, convert_options=convert)
         elif fmt == "parquet":
             table = pq.read_table(path)
