@@ -19,6 +19,21 @@ log = get_logger("uploads")
 FORM_OVERHEAD = 1024 * 1024  # text fields + part headers allowed on top of the file bytes
 
 
+DRAIN_BYTES = 64 * 1024 * 1024
+
+
+async def drain(request: Request, cap: int) -> None:
+    """Read and drop the rest of the body (up to cap) so the client sees the 413, not a reset."""
+    seen = 0
+    while seen <= cap:
+        message = await request.receive()
+        if message["type"] != "http.request":
+            return
+        seen += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
 def too_large(limit: int) -> HTTPException:
     return HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"upload exceeds the limit of {limit} bytes")
 
@@ -66,6 +81,7 @@ async def receive_upload(
         form = getattr(exc, "form", None) or form
         await abort_all(list(form.files.values()) if form else [])
         if isinstance(exc, UploadTooLarge):
+            await drain(request, DRAIN_BYTES)
             raise too_large(limit) from None
         if isinstance(exc, ClientDisconnect):
             log.info("client disconnected during upload; nothing kept", extra={"path": request.url.path})
