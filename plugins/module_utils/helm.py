@@ -1,0 +1,662 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, HX-MLOps maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Helm logic of the hx.mlops catalog modules.
+
+Everything here is plain Python around a `run(argv) -> (rc, stdout, stderr)` callable, so
+it is unit-testable without Ansible or a cluster:
+
+* command lines are built by pure functions (argument lists, never shell strings);
+* `changed` is decided BEFORE acting by comparing what `helm template` renders with the
+  same values against the live release (`helm status -o json`: user values + manifest);
+* values travel in a 0600 temporary file, never on argv; diffs and results redact secrets.
+"""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import copy
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+
+try:
+    import yaml
+    HAS_YAML = True
+except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
+    HAS_YAML = False
+
+from ansible_collections.hx.mlops.plugins.module_utils import catalog
+
+
+class HelmError(Exception):
+    """A helm call failed; `commands` holds what ran so far."""
+
+    def __init__(self, msg, commands=None, stderr=None):
+        super(HelmError, self).__init__(msg)
+        self.msg = msg
+        self.commands = commands or []
+        self.stderr = stderr
+
+
+UNREACHABLE_PATTERNS = (
+    'kubernetes cluster unreachable',
+    'connection refused',
+    'no such host',
+    'i/o timeout',
+    'context deadline exceeded',
+    'the server could not find the requested resource',
+    'context was not found',
+    'does not exist',
+    'unable to load kubeconfig',
+    'invalid configuration',
+    'no configuration has been provided',
+    'tls handshake timeout',
+    'connect: network is unreachable',
+)
+
+NOT_FOUND_PATTERNS = ('release: not found', 'not found')
+
+SECRET_KEY_RE = re.compile(r'(?i)(password|passwd|token|secretkey|secret_key|secretaccesskey)$')
+
+
+# --------------------------------------------------------------------------- commands
+
+def kube_args(kubeconfig=None, context=None):
+    args = []
+    if kubeconfig:
+        args += ['--kubeconfig', kubeconfig]
+    if context:
+        args += ['--kube-context', context]
+    return args
+
+
+def cmd_status(helm, release, namespace, kubeconfig=None, context=None, show_resources=False):
+    cmd = [helm, 'status', release, '--namespace', namespace, '--output', 'json']
+    if show_resources:
+        cmd.append('--show-resources')
+    return cmd + kube_args(kubeconfig, context)
+
+
+def cmd_template(helm, release, chart, namespace, values_file):
+    # No cluster access: renders exactly what `upgrade` would send, with the same values.
+    return [helm, 'template', release, chart, '--namespace', namespace,
+            '--values', values_file, '--skip-tests']
+
+
+def cmd_upgrade(helm, release, chart, namespace, values_file, wait=True, timeout=300,
+                atomic=False, kubeconfig=None, context=None):
+    cmd = [helm, 'upgrade', release, chart, '--install', '--namespace', namespace,
+           '--create-namespace', '--values', values_file, '--reset-values',
+           '--output', 'json', '--timeout', '%ss' % int(timeout)]
+    if wait:
+        cmd.append('--wait')
+    if atomic:
+        # Helm 3: a failed install/upgrade is rolled back (implies --wait).
+        cmd.append('--atomic')
+    return cmd + kube_args(kubeconfig, context)
+
+
+def cmd_uninstall(helm, release, namespace, wait=True, timeout=300, kubeconfig=None, context=None):
+    cmd = [helm, 'uninstall', release, '--namespace', namespace, '--timeout', '%ss' % int(timeout)]
+    if wait:
+        cmd.append('--wait')
+    return cmd + kube_args(kubeconfig, context)
+
+
+# --------------------------------------------------------------------------- values
+
+def deep_merge(base, override):
+    """Helm's merge: maps merge recursively, anything else (lists too) is replaced."""
+    out = copy.deepcopy(base) if isinstance(base, dict) else {}
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def normalize(data):
+    """JSON round trip: YAML/Ansible types compare equal to what helm returns."""
+    return json.loads(json.dumps(data if data is not None else {}, sort_keys=True, default=str))
+
+
+def merge_values(file_contents, values):
+    merged = {}
+    for doc in file_contents:
+        merged = deep_merge(merged, doc or {})
+    return deep_merge(merged, values or {})
+
+
+def load_values_files(paths):
+    if not HAS_YAML:
+        raise HelmError('PyYAML is required to read values_files')
+    docs = []
+    for path in paths or []:
+        try:
+            with open(path) as fh:
+                doc = yaml.safe_load(fh) or {}
+        except (IOError, OSError) as exc:
+            raise HelmError("cannot read values file '%s': %s" % (path, exc))
+        except yaml.YAMLError as exc:
+            raise HelmError("values file '%s' is not valid YAML: %s" % (path, exc))
+        if not isinstance(doc, dict):
+            raise HelmError("values file '%s' must hold a mapping, got %s" % (path, type(doc).__name__))
+        docs.append(doc)
+    return docs
+
+
+def write_values_file(values, directory=None):
+    """Write values to a fresh 0600 file (mkstemp) and return its path."""
+    fd, path = tempfile.mkstemp(prefix='hx-values-', suffix='.json', dir=directory)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, json.dumps(values, sort_keys=True).encode('utf-8'))
+    finally:
+        os.close(fd)
+    return path
+
+
+def _digest(text):
+    return hashlib.sha256(str(text).encode('utf-8')).hexdigest()[:12]
+
+
+def redact_values(data):
+    """Replace secret-looking values by a short digest (changes stay visible in diffs)."""
+    if isinstance(data, dict):
+        out = {}
+        for key, value in data.items():
+            if SECRET_KEY_RE.search(str(key)) and isinstance(value, (str, int, float)) and value != '':
+                out[key] = '<redacted sha256:%s>' % _digest(value)
+            else:
+                out[key] = redact_values(value)
+        return out
+    if isinstance(data, list):
+        return [redact_values(v) for v in data]
+    return data
+
+
+def redact_object(obj):
+    if not isinstance(obj, dict):
+        return obj
+    if obj.get('kind') == 'Secret':
+        obj = copy.deepcopy(obj)
+        for field in ('data', 'stringData'):
+            if isinstance(obj.get(field), dict):
+                obj[field] = dict((k, '<redacted sha256:%s>' % _digest(v)) for k, v in obj[field].items())
+    return obj
+
+
+# --------------------------------------------------------------------------- manifests
+
+def object_key(obj):
+    meta = obj.get('metadata') or {}
+    ns = meta.get('namespace')
+    name = meta.get('name', '')
+    return '%s/%s' % (obj.get('kind', '?'), '%s/%s' % (ns, name) if ns else name)
+
+
+def parse_manifests(text):
+    """Rendered YAML stream -> {Kind/namespace/name: object}; comments and empty docs dropped."""
+    if not HAS_YAML:
+        raise HelmError('PyYAML is required to compare manifests')
+    out = {}
+    for doc in yaml.safe_load_all(text or ''):
+        if not isinstance(doc, dict) or not doc:
+            continue
+        if doc.get('kind') == 'List' and isinstance(doc.get('items'), list):
+            for item in doc['items']:
+                out[object_key(item)] = normalize(item)
+            continue
+        out[object_key(doc)] = normalize(doc)
+    return out
+
+
+def compare(live, desired):
+    """Compare a live release with the desired one.
+
+    live: None (no release) or {'status', 'values', 'manifests'}; desired: {'values', 'manifests'}.
+    Returns {'changed', 'reasons', 'added', 'removed', 'modified', 'values_changed'}."""
+    desired_values = normalize(desired.get('values'))
+    desired_objs = desired.get('manifests') or {}
+    if live is None:
+        return {'changed': True, 'reasons': ['release is not installed'],
+                'added': sorted(desired_objs), 'removed': [], 'modified': [],
+                'values_changed': bool(desired_values)}
+    live_objs = live.get('manifests') or {}
+    added = sorted(k for k in desired_objs if k not in live_objs)
+    removed = sorted(k for k in live_objs if k not in desired_objs)
+    modified = sorted(k for k in desired_objs if k in live_objs and desired_objs[k] != live_objs[k])
+    values_changed = normalize(live.get('values')) != desired_values
+    reasons = []
+    if live.get('status') != 'deployed':
+        reasons.append("release status is '%s', not 'deployed'" % live.get('status'))
+    if values_changed:
+        reasons.append('values differ')
+    if added or removed or modified:
+        reasons.append('rendered manifests differ (%d added, %d removed, %d modified)' % (
+            len(added), len(removed), len(modified)))
+    return {'changed': bool(reasons), 'reasons': reasons, 'added': added, 'removed': removed,
+            'modified': modified, 'values_changed': values_changed}
+
+
+def _dump(data):
+    if HAS_YAML:
+        return yaml.safe_dump(data, default_flow_style=False, sort_keys=True)
+    return json.dumps(data, indent=2, sort_keys=True) + '\n'  # pragma: no cover
+
+
+def make_diff(release, namespace, live, desired):
+    """Ansible diff dict: before/after text of (redacted) values and manifests."""
+    def side(state):
+        if state is None:
+            return ''
+        return _dump({
+            'values': redact_values(normalize(state.get('values'))),
+            'manifests': dict((k, redact_object(v)) for k, v in sorted((state.get('manifests') or {}).items())),
+        })
+    return {
+        'before_header': '%s/%s (live%s)' % (namespace, release,
+                                             ', revision %s' % live.get('revision') if live else ': absent'),
+        'after_header': '%s/%s (%s)' % (namespace, release, 'rendered' if desired is not None else 'absent'),
+        'before': side(live),
+        'after': side(desired),
+    }
+
+
+# --------------------------------------------------------------------------- kubeconfig
+
+def kubeconfig_contexts(kubeconfig):
+    path = kubeconfig or os.environ.get('KUBECONFIG', '').split(os.pathsep)[0] or os.path.expanduser('~/.kube/config')
+    try:
+        with open(path) as fh:
+            data = yaml.safe_load(fh) or {}
+    except Exception:  # unreadable: the helm error says why
+        return []
+    return sorted(c.get('name') for c in data.get('contexts') or [] if c.get('name'))
+
+
+def is_unreachable(stderr):
+    low = (stderr or '').lower()
+    return any(p in low for p in UNREACHABLE_PATTERNS)
+
+
+def clean_stderr(stderr):
+    """Drop helm's warnings about symlinked library charts from error text."""
+    lines = [ln for ln in (stderr or '').splitlines()
+             if 'found symbolic link in path' not in ln and ln.strip()]
+    return '\n'.join(lines)
+
+
+# --------------------------------------------------------------------------- upstream KFP
+
+def build_upstream_chart(manifests_dir, workdir, name='kubeflow-pipelines-upstream', version='0.1.0'):
+    """Wrap an offline kustomize output (directory of YAML files) into a throw-away chart:
+    every CustomResourceDefinition goes to crds/ (helm installs those first and waits until
+    they are Established), everything else is emitted verbatim through .Files.Get (no
+    template parsing of upstream text). Returns the chart path."""
+    if not os.path.isdir(manifests_dir):
+        raise HelmError("manifests_dir '%s' is not a directory" % manifests_dir)
+    files = []
+    for root, _dirs, names in os.walk(manifests_dir):
+        for fname in names:
+            if fname.endswith(('.yaml', '.yml', '.json')):
+                files.append(os.path.join(root, fname))
+    files.sort()
+    if not files:
+        raise HelmError("manifests_dir '%s' holds no .yaml/.yml/.json file" % manifests_dir)
+    crds, others = [], []
+    for path in files:
+        with open(path) as fh:
+            for doc in yaml.safe_load_all(fh):
+                if not isinstance(doc, dict) or not doc:
+                    continue
+                if doc.get('kind') == 'CustomResourceDefinition':
+                    crds.append(doc)
+                else:
+                    others.append(doc)
+    chart = os.path.join(workdir, name)
+    if os.path.exists(chart):
+        shutil.rmtree(chart)
+    os.makedirs(os.path.join(chart, 'crds'))
+    os.makedirs(os.path.join(chart, 'templates'))
+    os.makedirs(os.path.join(chart, 'upstream'))
+    with open(os.path.join(chart, 'Chart.yaml'), 'w') as fh:
+        fh.write(_dump({'apiVersion': 'v2', 'name': name, 'version': version, 'type': 'application',
+                        'description': 'Offline upstream Kubeflow Pipelines manifests'}))
+    with open(os.path.join(chart, 'crds', 'crds.yaml'), 'w') as fh:
+        fh.write(yaml.safe_dump_all(crds, sort_keys=True) if crds else '')
+    for idx, doc in enumerate(others):
+        with open(os.path.join(chart, 'upstream', '%04d.yaml' % idx), 'w') as fh:
+            fh.write(_dump(doc))
+    with open(os.path.join(chart, 'templates', 'upstream.yaml'), 'w') as fh:
+        fh.write('{{- range $path, $_ := .Files.Glob "upstream/*.yaml" }}\n---\n'
+                 '{{ $.Files.Get $path }}\n{{- end }}\n')
+    return chart
+
+
+# --------------------------------------------------------------------------- the manager
+
+class ComponentManager(object):
+    """Install/upgrade/remove/inspect catalog modules with helm.
+
+    run: callable(argv) -> (rc, stdout, stderr)."""
+
+    def __init__(self, run, helm='helm', charts_dir=None, kubeconfig=None, context=None,
+                 tmpdir=None, check_mode=False, diff=False):
+        self.run = run
+        self.helm = helm
+        self.charts_dir = charts_dir
+        self.kubeconfig = kubeconfig
+        self.context = context
+        self.tmpdir = tmpdir
+        self.check_mode = check_mode
+        self.diff = diff
+
+    # -- helpers
+    def _call(self, cmd, commands, what):
+        commands.append(list(cmd))
+        rc, out, err = self.run(cmd)
+        if rc != 0 and is_unreachable(err):
+            raise HelmError(self.unreachable_message(err), commands, err)
+        return rc, out, err
+
+    def unreachable_message(self, err):
+        contexts = kubeconfig_contexts(self.kubeconfig)
+        return ("cannot reach the Kubernetes API (context '%s', kubeconfig '%s'): %s; "
+                "contexts in that kubeconfig: %s" % (
+                    self.context or '(current)', self.kubeconfig or os.environ.get('KUBECONFIG', '~/.kube/config'),
+                    clean_stderr(err), ', '.join(contexts) or '(none found)'))
+
+    def resolve(self, spec):
+        """Validate a component spec against the catalog and fill in defaults."""
+        name, entry = catalog.lookup(spec['name'], spec.get('category'))
+        out = dict(spec)
+        out['name'] = name
+        out['category'] = entry['category']
+        out['release'] = spec.get('release') or entry['chart']
+        out['namespace'] = spec.get('namespace') or 'hx-mlops'
+        if spec.get('chart_path'):
+            out['chart_path'] = spec['chart_path']
+        else:
+            if not self.charts_dir:
+                raise HelmError('charts_path is not set (option charts_path or env HX_MLOPS_CHARTS_PATH)')
+            out['chart_path'] = catalog.chart_path(self.charts_dir, name)
+        if not os.path.isfile(os.path.join(out['chart_path'], 'Chart.yaml')):
+            raise HelmError("chart of module '%s' not found at %s" % (name, out['chart_path']))
+        return out
+
+    def live(self, spec, commands, show_resources=False):
+        """The deployed release, or None. One helm call: status -o json carries values and manifest."""
+        cmd = cmd_status(self.helm, spec['release'], spec['namespace'], self.kubeconfig, self.context,
+                         show_resources=show_resources)
+        rc, out, err = self._call(cmd, commands, 'status')
+        if rc != 0:
+            if any(p in (err or '').lower() for p in NOT_FOUND_PATTERNS):
+                return None
+            raise HelmError('helm status %s failed: %s' % (spec['release'], clean_stderr(err)), commands, err)
+        rel = json.loads(out)
+        info = rel.get('info') or {}
+        chart_meta = (rel.get('chart') or {}).get('metadata') or {}
+        return {
+            'name': rel.get('name'),
+            'namespace': rel.get('namespace'),
+            'revision': rel.get('version'),
+            'status': info.get('status'),
+            'chart': '%s-%s' % (chart_meta.get('name'), chart_meta.get('version')) if chart_meta else None,
+            'app_version': chart_meta.get('appVersion'),
+            'values': rel.get('config') or {},
+            'manifests': parse_manifests(rel.get('manifest') or ''),
+            'resources': info.get('resources'),
+            'updated': info.get('last_deployed'),
+        }
+
+    def desired_values(self, spec):
+        return normalize(merge_values(load_values_files(spec.get('values_files')), spec.get('values')))
+
+    def render(self, spec, values_file, commands):
+        cmd = cmd_template(self.helm, spec['release'], spec['chart_path'], spec['namespace'], values_file)
+        rc, out, err = self._call(cmd, commands, 'template')
+        if rc != 0:
+            raise HelmError(self.values_error(spec, err), commands, err)
+        return parse_manifests(out)
+
+    @staticmethod
+    def values_error(spec, err):
+        text = clean_stderr(err)
+        if "don't meet the specifications of the schema" in text:
+            detail = '; '.join(ln.strip(' -') for ln in text.splitlines()[1:] if ln.strip().startswith('-'))
+            return "values for '%s' violate the chart's values.schema.json: %s" % (spec['name'], detail or text)
+        m = re.search(r'execution error at \([^)]*\): (.*)', text)
+        if m:
+            return "invalid values for '%s': %s" % (spec['name'], m.group(1).strip())
+        return "helm template of '%s' failed: %s" % (spec['name'], text)
+
+    def _prepare_chart(self, spec, workdir):
+        if spec['name'] == 'kubeflow_pipelines' and spec.get('manifests_dir'):
+            spec = dict(spec)
+            spec['chart_path'] = build_upstream_chart(spec['manifests_dir'], workdir)
+        return spec
+
+    # -- state: present
+    def present(self, spec):
+        commands = []
+        result = {'changed': False, 'commands': commands}
+        spec = self.resolve(spec)
+        workdir = tempfile.mkdtemp(prefix='hx-component-', dir=self.tmpdir)
+        try:
+            spec = self._prepare_chart(spec, workdir)
+            values = self.desired_values(spec)
+            values_file = write_values_file(values, workdir)
+            live = self.live(spec, commands)
+            desired = {'values': values, 'manifests': self.render(spec, values_file, commands)}
+            cmp_ = compare(live, desired)
+            result.update(self._identity(spec))
+            result['changes'] = cmp_
+            result['changed'] = cmp_['changed']
+            result['images'] = catalog.images_from_manifests(desired['manifests'].values())
+            if self.diff:
+                result['diff'] = make_diff(spec['release'], spec['namespace'], live, desired)
+            if cmp_['changed'] and not self.check_mode:
+                cmd = cmd_upgrade(self.helm, spec['release'], spec['chart_path'], spec['namespace'], values_file,
+                                  wait=spec.get('wait', True), timeout=spec.get('timeout', 300),
+                                  atomic=spec.get('atomic', False), kubeconfig=self.kubeconfig, context=self.context)
+                rc, out, err = self._call(cmd, commands, 'upgrade')
+                if rc != 0:
+                    msg = "helm upgrade --install of '%s' failed" % spec['name']
+                    if spec.get('atomic'):
+                        msg += ' (atomic: the release was rolled back)'
+                    raise HelmError('%s: %s' % (msg, clean_stderr(err)), commands, err)
+                try:
+                    rel = json.loads(out)
+                    result['revision'] = rel.get('version')
+                    result['status'] = (rel.get('info') or {}).get('status')
+                except ValueError:
+                    pass
+            elif live is not None:
+                result['revision'] = live['revision']
+                result['status'] = live['status']
+            return result
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    # -- state: absent
+    def absent(self, spec):
+        commands = []
+        result = {'changed': False, 'commands': commands}
+        spec = self.resolve(spec)
+        result.update(self._identity(spec))
+        live = self.live(spec, commands)
+        if live is None:
+            return result
+        result['changed'] = True
+        if self.diff:
+            result['diff'] = make_diff(spec['release'], spec['namespace'], live, None)
+        if not self.check_mode:
+            cmd = cmd_uninstall(self.helm, spec['release'], spec['namespace'], wait=spec.get('wait', True),
+                                timeout=spec.get('timeout', 300), kubeconfig=self.kubeconfig, context=self.context)
+            rc, _out, err = self._call(cmd, commands, 'uninstall')
+            if rc != 0:
+                raise HelmError("helm uninstall of '%s' failed: %s" % (spec['name'], clean_stderr(err)), commands, err)
+        return result
+
+    def ensure(self, spec):
+        if spec.get('state', 'present') == 'absent':
+            return self.absent(spec)
+        return self.present(spec)
+
+    # -- status (component_info)
+    def status(self, spec):
+        commands = []
+        spec = self.resolve(spec)
+        live = self.live(spec, commands, show_resources=True)
+        out = self._identity(spec)
+        out['commands'] = commands
+        if live is None:
+            out.update({'installed': False, 'ready': False, 'workloads': []})
+            return out
+        workloads = workloads_from_resources(live.get('resources'))
+        out.update({
+            'installed': True,
+            'revision': live['revision'],
+            'status': live['status'],
+            'chart': live['chart'],
+            'app_version': live['app_version'],
+            'updated': live['updated'],
+            'workloads': workloads,
+            'ready': live['status'] == 'deployed' and all(w['ready'] for w in workloads),
+        })
+        return out
+
+    @staticmethod
+    def _identity(spec):
+        return {'name': spec['name'], 'category': spec['category'], 'release': spec['release'],
+                'namespace': spec['namespace'], 'chart_path': spec['chart_path']}
+
+    # -- several components, by dependency level, each level concurrently
+    def ensure_many(self, specs, parallel=4):
+        """Returns (results in request order, failed: bool). A level runs only when the
+        previous one succeeded; removal runs dependents first."""
+        from concurrent.futures import ThreadPoolExecutor
+        by_name = {}
+        for spec in specs:
+            name, _entry = catalog.lookup(spec['name'], spec.get('category'))
+            if name in by_name:
+                raise HelmError("module '%s' is listed twice" % name)
+            by_name[name] = spec
+        present = [n for n in by_name if by_name[n].get('state', 'present') != 'absent']
+        absent = [n for n in by_name if by_name[n].get('state', 'present') == 'absent']
+        levels = catalog.removal_levels(absent) + catalog.dependency_levels(present)
+        results = {}
+        failed = False
+        for level in levels:
+            if failed:
+                for name in level:
+                    results[name] = {'name': name, 'skipped': True, 'changed': False,
+                                     'msg': 'not run: an earlier dependency level failed'}
+                continue
+            workers = max(1, min(int(parallel or 1), len(level)))
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                futures = dict((name, pool.submit(self._safe_ensure, by_name[name])) for name in level)
+                for name in level:
+                    res = futures[name].result()
+                    res['level'] = levels.index(level)
+                    results[name] = res
+                    failed = failed or res.get('failed', False)
+        ordered = [results[catalog.canonical_name(s['name'])] for s in specs]
+        return ordered, failed
+
+    def _safe_ensure(self, spec):
+        try:
+            return self.ensure(spec)
+        except (HelmError, catalog.CatalogError) as exc:
+            return {'name': spec.get('name'), 'failed': True, 'changed': False, 'msg': str(exc),
+                    'commands': getattr(exc, 'commands', [])}
+
+
+def workloads_from_resources(resources):
+    """`helm status --show-resources -o json` resources -> [{kind, name, ready, desired, available}]."""
+    out = []
+    for _gvk, objs in sorted((resources or {}).items()):
+        for obj in objs or []:
+            kind = obj.get('kind')
+            if kind not in ('Deployment', 'StatefulSet', 'DaemonSet'):
+                continue
+            out.append(workload_readiness(obj))
+    return out
+
+
+def workload_readiness(obj):
+    kind = obj.get('kind')
+    spec = obj.get('spec') or {}
+    st = obj.get('status') or {}
+    if kind == 'DaemonSet':
+        desired = st.get('desiredNumberScheduled', 0)
+        ready = st.get('numberReady', 0)
+    else:
+        desired = spec.get('replicas', 1)
+        ready = st.get('readyReplicas', 0)
+    generation_ok = st.get('observedGeneration', 0) >= (obj.get('metadata') or {}).get('generation', 0)
+    return {
+        'kind': kind,
+        'name': (obj.get('metadata') or {}).get('name'),
+        'desired': desired,
+        'ready_replicas': ready,
+        'ready': bool(generation_ok and ready >= desired),
+    }
+
+
+# --------------------------------------------------------------------------- module glue
+
+def auth_argument_spec():
+    """Options of the hx.mlops.k8s_auth doc fragment."""
+    from ansible.module_utils.basic import env_fallback
+    return dict(
+        kubeconfig=dict(type='path', fallback=(env_fallback, ['K8S_AUTH_KUBECONFIG', 'KUBECONFIG'])),
+        context=dict(type='str', fallback=(env_fallback, ['K8S_AUTH_CONTEXT'])),
+        helm_binary=dict(type='path'),
+        charts_path=dict(type='path', fallback=(env_fallback, ['HX_MLOPS_CHARTS_PATH'])),
+    )
+
+
+def find_charts_path(explicit=None, start=None):
+    """The catalog charts directory: explicit option, else charts/ found upwards from the
+    working directory, else the usual collection install locations."""
+    if explicit:
+        return explicit
+    here = os.path.abspath(start or os.getcwd())
+    while True:
+        cand = os.path.join(here, 'charts')
+        if os.path.isfile(os.path.join(cand, 'hx-common', 'Chart.yaml')):
+            return cand
+        parent = os.path.dirname(here)
+        if parent == here:
+            break
+        here = parent
+    for base in ('~/.ansible/collections', '/usr/share/ansible/collections'):
+        cand = os.path.join(os.path.expanduser(base), 'ansible_collections', 'hx', 'mlops', 'charts')
+        if os.path.isdir(cand):
+            return cand
+    return None
+
+
+def manager_from_module(module):
+    """Build a ComponentManager from an AnsibleModule using the k8s_auth options."""
+    p = module.params
+    helm = p.get('helm_binary') or module.get_bin_path(
+        'helm', required=True, opt_dirs=[os.path.expanduser('~/.cache/hx-mlops/tools/bin')])
+    kubeconfig = p.get('kubeconfig')
+    if kubeconfig and not os.path.isfile(kubeconfig):
+        module.fail_json(msg="kubeconfig '%s' does not exist" % kubeconfig)
+
+    def run(cmd):
+        return module.run_command(cmd, expand_user_and_vars=False)
+
+    return ComponentManager(
+        run, helm=helm, charts_dir=find_charts_path(p.get('charts_path')), kubeconfig=kubeconfig,
+        context=p.get('context'), tmpdir=module.tmpdir, check_mode=module.check_mode,
+        diff=module._diff)

@@ -1,0 +1,183 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, HX-MLOps maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: components
+short_description: Converge a domain's whole HX-MLOps catalog, dependency levels in parallel
+version_added: "0.1.0"
+description:
+  - Applies a list of catalog modules the way M(hx.mlops.component) applies one, in dependency
+    order (for example mlflow after postgres and minio, grafana after prometheus). Modules of the
+    same level run concurrently (threads, each its own helm processes); a level starts only when
+    the previous one succeeded. Modules with O(components[].state=absent) are removed first,
+    dependents before their dependencies.
+  - Each module's C(changed) is decided before acting exactly as M(hx.mlops.component) does; the
+    task is changed when any module is.
+author:
+  - HX-MLOps maintainers
+extends_documentation_fragment:
+  - hx.mlops.k8s_auth
+attributes:
+  check_mode:
+    support: full
+    details: Every module is predicted with read-only calls; nothing is installed or removed.
+  diff_mode:
+    support: full
+    details: One before/after per module that changes (secrets redacted).
+  idempotent:
+    support: full
+options:
+  components:
+    description: The modules of the domain.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name: {description: Catalog module., type: str, required: true}
+      category: {description: Expected category of O(components[].name)., type: str}
+      state: {description: present or absent., type: str, choices: [present, absent], default: present}
+      values: {description: Chart values., type: dict, default: {}}
+      values_files: {description: Values files merged before O(components[].values)., type: list, elements: path, default: []}
+      namespace: {description: Namespace; defaults to O(namespace)., type: str}
+      release: {description: Release name; defaults to the chart name., type: str}
+      wait: {description: Wait for Ready; defaults to O(wait)., type: bool}
+      timeout: {description: Seconds; defaults to O(timeout)., type: int}
+      atomic: {description: Roll back a failed upgrade; defaults to O(atomic)., type: bool}
+      manifests_dir: {description: Offline upstream manifests (kubeflow_pipelines only)., type: path}
+  namespace:
+    description: Default namespace of the releases.
+    type: str
+    default: hx-mlops
+  wait:
+    description: Default for O(components[].wait).
+    type: bool
+    default: true
+  timeout:
+    description: Default for O(components[].timeout).
+    type: int
+    default: 300
+  atomic:
+    description: Default for O(components[].atomic).
+    type: bool
+    default: false
+  parallel:
+    description: Most releases installed at once inside a level (1 = sequential).
+    type: int
+    default: 8
+'''
+
+EXAMPLES = r'''
+- name: Converge the vendor domain catalog
+  hx.mlops.components:
+    context: hx-vendor
+    components:
+      - {name: postgres, values: {auth: {password: "{{ pg_password }}"}}}
+      - {name: minio, values: {auth: {rootPassword: "{{ minio_password }}"}}}
+      - {name: mlflow}
+      - {name: prometheus}
+      - {name: grafana, values: {auth: {adminPassword: "{{ grafana_password }}"}}}
+'''
+
+RETURN = r'''
+results:
+  description: One result per module, in request order (same keys as M(hx.mlops.component)) plus C(level).
+  returned: always
+  type: list
+  elements: dict
+levels:
+  description: The dependency levels that were run, in order.
+  returned: always
+  type: list
+  elements: list
+changed_modules:
+  description: Names of the modules that changed (or would change in check mode).
+  returned: always
+  type: list
+  elements: str
+commands:
+  description: Every helm command run, as argument lists.
+  returned: always
+  type: list
+  elements: list
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.hx.mlops.plugins.module_utils import catalog
+from ansible_collections.hx.mlops.plugins.module_utils import helm as hx_helm
+
+
+def main():
+    component_spec = dict(
+        name=dict(type='str', required=True),
+        category=dict(type='str', choices=list(catalog.CATEGORIES)),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+        values=dict(type='dict', default={}),
+        values_files=dict(type='list', elements='path', default=[]),
+        namespace=dict(type='str'),
+        release=dict(type='str'),
+        wait=dict(type='bool'),
+        timeout=dict(type='int'),
+        atomic=dict(type='bool'),
+        manifests_dir=dict(type='path'),
+    )
+    argument_spec = dict(
+        components=dict(type='list', elements='dict', required=True, options=component_spec),
+        namespace=dict(type='str', default='hx-mlops'),
+        wait=dict(type='bool', default=True),
+        timeout=dict(type='int', default=300),
+        atomic=dict(type='bool', default=False),
+        parallel=dict(type='int', default=8),
+    )
+    argument_spec.update(hx_helm.auth_argument_spec())
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if not hx_helm.HAS_YAML:
+        module.fail_json(msg='PyYAML is required on the managed node')
+    p = module.params
+    specs = []
+    for comp in p['components']:
+        spec = dict(comp)
+        for key in ('namespace', 'wait', 'timeout', 'atomic'):
+            if spec.get(key) is None:
+                spec[key] = p[key]
+        specs.append(spec)
+
+    manager = hx_helm.manager_from_module(module)
+    try:
+        present = [s['name'] for s in specs if s['state'] == 'present']
+        absent = [s['name'] for s in specs if s['state'] == 'absent']
+        levels = catalog.removal_levels(absent) + catalog.dependency_levels(present)
+        results, failed = manager.ensure_many(specs, parallel=p['parallel'])
+    except catalog.CatalogError as exc:
+        module.fail_json(msg=str(exc), valid_modules=catalog.module_names(),
+                         valid_categories=list(catalog.CATEGORIES))
+    except hx_helm.HelmError as exc:
+        module.fail_json(msg=exc.msg, commands=exc.commands)
+
+    commands = []
+    diffs = []
+    for res in results:
+        commands.extend(res.get('commands') or [])
+        # one diff per changed module: the callback prints each before/after
+        d = res.pop('diff', None)
+        if d is not None and res.get('changed'):
+            diffs.append(d)
+    changed_modules = [r['name'] for r in results if r.get('changed')]
+    out = dict(changed=bool(changed_modules), results=results, levels=levels,
+               changed_modules=changed_modules, commands=commands)
+    if failed:
+        errors = ['%s: %s' % (r['name'], r['msg']) for r in results if r.get('failed')]
+        module.fail_json(msg='; '.join(errors), **out)
+    if module._diff:
+        out['diff'] = diffs
+    module.exit_json(**out)
+
+
+if __name__ == '__main__':
+    main()
