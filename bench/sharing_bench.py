@@ -1,0 +1,302 @@
+#!/usr/bin/env python3
+"""Benchmark the sharing services against the same MinIO, in one run.
+
+1. Transfer: a model of HX_BENCH_SIZE_MB MiB (default 1024) uploaded and downloaded through the
+   Model Sharing API (hx_sharing.client, streaming + SHA-256 verify on both ends) versus direct
+   boto3 (upload_file / download_file, its default multi-threaded transfer) to the same MinIO.
+   Prints throughput of each and the API/direct ratio (target >= 0.8).
+2. Memory: the service runs as a subprocess; its peak RSS (VmHWM from /proc/<pid>/status) during
+   the transfers is printed (target < 150 MB).
+3. Catalog: HX_BENCH_ENTRIES (default 10,000) models in the catalog, HX_BENCH_CLIENTS (default 50)
+   concurrent clients issuing HX_BENCH_REQUESTS (default 5,000) filtered catalog queries; p50/p99
+   latency printed (target p99 < 50 ms).
+
+Nothing is asserted about time: the numbers are printed with their ratios to the targets.
+Run small:  HX_BENCH_SIZE_MB=64 HX_BENCH_ENTRIES=1000 HX_BENCH_REQUESTS=500 .venv/bin/python bench/sharing_bench.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from tests.fixtures.services import MinioServer, PostgresServer, ToolMissing, free_port, wait_for  # noqa: E402
+
+MiB = 1024 * 1024
+SIZE_MB = int(os.environ.get("HX_BENCH_SIZE_MB", "1024"))
+ENTRIES = int(os.environ.get("HX_BENCH_ENTRIES", "10000"))
+CLIENTS = int(os.environ.get("HX_BENCH_CLIENTS", "50"))
+REQUESTS = int(os.environ.get("HX_BENCH_REQUESTS", "5000"))
+WORKERS = int(os.environ.get("HX_BENCH_WORKERS", "1"))
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", flush=True)
+
+
+class RssSampler(threading.Thread):
+    """Samples VmRSS of a process every 50 ms; VmHWM (the kernel's own peak) is read at the end."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak_rss_kb = 0
+        self._stop = threading.Event()
+
+    def _status(self) -> dict[str, int]:
+        out = {}
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                k, v = line.split(":", 1)
+                out[k] = int(v.split()[0])
+        return out
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.peak_rss_kb = max(self.peak_rss_kb, self._status()["VmRSS"])
+            except (OSError, KeyError):
+                return
+            time.sleep(0.05)
+
+    def hwm_kb(self) -> int:
+        return self._status()["VmHWM"]
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def make_file(path: Path, size: int) -> None:
+    block = os.urandom(4 * MiB)
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            n = min(left, len(block))
+            f.write(block[:n])
+            left -= n
+
+
+def timed(fn, *a, **kw) -> float:
+    t = time.perf_counter()
+    fn(*a, **kw)
+    return time.perf_counter() - t
+
+
+def seed_catalog(db_url: str, n: int) -> list[str]:
+    import psycopg
+
+    names = [f"bench-model-{i}" for i in range(max(1, n // 10))]
+    rows = []
+    statuses = ["production", "staging", "development", "training"]
+    for i in range(n):
+        name = names[i % len(names)]
+        rows.append(
+            (
+                name,
+                f"1.{i // len(names)}.0",
+                statuses[i % 4],
+                "torch",
+                "2.4",
+                f"domain-{i % 7}",
+                f"tag-{i % 100}",
+                json.dumps({"i": i}),
+                json.dumps({"acc": 0.9}),
+                f"models/fake-{i}",
+                1,
+                "0" * 64,
+                "bench",
+                "bench",
+            )
+        )
+    with psycopg.connect(db_url.replace("postgresql+psycopg", "postgresql")) as conn, conn.cursor() as cur:
+        with cur.copy(
+            "COPY model (name, version, status, library, library_version, domain, tag, parameters, characteristics,"
+            " object_key, size_bytes, sha256, created_by, status_changed_by) FROM STDIN"
+        ) as copy:
+            for r in rows:
+                copy.write_row(r)
+        cur.execute("ANALYZE model")
+    return names
+
+
+async def catalog_load(url: str, token: str, names: list[str]) -> tuple[list[float], float]:
+    lat: list[float] = []
+    per_client = max(1, REQUESTS // CLIENTS)
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    async with httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=60
+    ) as c:
+
+        async def one_client(seed: int) -> None:
+            rnd = random.Random(seed)
+            for _ in range(per_client):
+                if rnd.random() < 0.8:  # a model's versions, any status (reference MNO pipeline style)
+                    params = {"name": rnd.choice(names), "status": ""}
+                else:  # one tag in production (about 25 rows of 10,000)
+                    params = {"tag": f"tag-{rnd.randrange(100)}"}
+                t = time.perf_counter()
+                r = await c.get("/api/v1/model_catalog", params=params)
+                lat.append(time.perf_counter() - t)
+                r.raise_for_status()
+
+        # warm-up (connections, caches), not measured
+        await asyncio.gather(*(c.get("/api/v1/model_catalog", params={"name": names[0]}) for _ in range(CLIENTS)))
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one_client(i) for i in range(CLIENTS)))
+        wall = time.perf_counter() - t0
+    return lat, wall
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def main() -> int:
+    from hx_sharing import clients
+    from hx_sharing.client import SharingClient
+    from hx_sharing.db import Database
+    from hx_sharing.migrate import upgrade
+    from hx_sharing.settings import Settings
+
+    try:
+        pg = PostgresServer().start()
+        minio = MinioServer().start()
+    except ToolMissing as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="hx-bench-"))
+    proc = None
+    try:
+        db_url = pg.create_database("sharing")
+        upgrade(db_url)
+        settings = Settings(database_url=db_url, _env_file=None)
+        db = Database(settings)
+        token = clients.create_client(db, "bench", ["read:model", "write:model"])
+        db.dispose()
+
+        port = free_port()
+        env = {
+            **os.environ,
+            "HX_SHARING_DATABASE_URL": db_url,
+            "HX_SHARING_S3_ENDPOINT_URL": minio.endpoint,
+            "HX_SHARING_S3_ACCESS_KEY": minio.access_key,
+            "HX_SHARING_S3_SECRET_KEY": minio.secret_key,
+            "HX_SHARING_MAX_UPLOAD_BYTES": str(max(SIZE_MB, 1) * MiB * 2),
+            "HX_SHARING_LOG_LEVEL": "WARNING",
+        }
+        bin_dir = Path(sys.executable).parent
+        service_log = open(work / "service.log", "wb")  # noqa: SIM115 - lives as long as the process
+        proc = subprocess.Popen(
+            [str(bin_dir / "hx-model-sharing"), "--port", str(port), "--workers", str(WORKERS)],
+            env=env,
+            stdout=service_log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        wait_for(
+            lambda: httpx.get(f"{url}/api/v1/health", timeout=5).status_code == 200,
+            60,
+            "model sharing",
+            proc,
+            work / "service.log",
+        )
+        sampler = RssSampler(proc.pid)
+        base_rss_mb = sampler._status()["VmRSS"] / 1024
+        sampler.start()
+
+        size = SIZE_MB * MiB
+        src = work / "model.bin"
+        log(f"writing a {SIZE_MB} MiB test file")
+        make_file(src, size)
+
+        s3 = minio.s3_client()
+        s3.create_bucket(Bucket="bench-direct")
+        direct_up = timed(s3.upload_file, str(src), "bench-direct", "model.bin")
+        direct_down = timed(s3.download_file, "bench-direct", "model.bin", str(work / "direct.out"))
+        (work / "direct.out").unlink()
+        s3.delete_object(Bucket="bench-direct", Key="model.bin")
+
+        with SharingClient(url, token, timeout=600) as c:
+            t = time.perf_counter()
+            meta = c.upload_model(
+                src,
+                name="bench",
+                version="1.0.0",
+                status="production",
+                library="torch",
+                libraryVersion="2.4",
+                domain="bench",
+                tag="bench",
+            )
+            api_up = time.perf_counter() - t
+            api_down = timed(c.download_model, meta["modelIdentifier"], work / "api.out")
+        (work / "api.out").unlink()
+        sampler.stop()
+        sampler.join()
+        hwm_mb = sampler.hwm_kb() / 1024
+
+        def mbps(seconds: float) -> float:
+            return size / MiB / seconds
+
+        print()
+        print(f"== transfer of {SIZE_MB} MiB (API: streaming + SHA-256 verified at both ends) ==")
+        print(
+            f"upload    direct boto3 {mbps(direct_up):8.1f} MiB/s   API {mbps(api_up):8.1f} MiB/s   "
+            f"ratio {direct_up / api_up:5.2f} (target >= 0.80)"
+        )
+        print(
+            f"download  direct boto3 {mbps(direct_down):8.1f} MiB/s   API {mbps(api_down):8.1f} MiB/s   "
+            f"ratio {direct_down / api_down:5.2f} (target >= 0.80)"
+        )
+        both_direct, both_api = direct_up + direct_down, api_up + api_down
+        print(f"round trip ratio {both_direct / both_api:5.2f} (target >= 0.80)")
+        print(f"== service memory (workers={WORKERS}, pid {proc.pid}) ==")
+        print(
+            f"RSS at start {base_rss_mb:6.1f} MB; peak during transfers VmHWM {hwm_mb:6.1f} MB "
+            f"(sampled peak {sampler.peak_rss_kb / 1024:6.1f} MB); target < 150 MB: ratio {hwm_mb / 150:4.2f}"
+        )
+        if WORKERS > 1:
+            print("  (with several workers this is the supervisor process only)")
+
+        log(f"seeding {ENTRIES} catalog entries")
+        names = seed_catalog(db_url, ENTRIES)
+        lat, wall = asyncio.run(catalog_load(url, token, names))
+        p50, p99 = pct(lat, 50) * 1000, pct(lat, 99) * 1000
+        print(f"== catalog: {ENTRIES} entries, {CLIENTS} concurrent clients, {len(lat)} requests ==")
+        print(
+            f"p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   mean {statistics.mean(lat) * 1000:7.1f} ms   "
+            f"throughput {len(lat) / wall:7.1f} req/s   p99 vs target 50 ms: ratio {p99 / 50:5.2f}"
+        )
+        return 0
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        minio.cleanup()
+        pg.cleanup()
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
