@@ -7,7 +7,6 @@ import sys
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import listing
 
 

@@ -2,14 +2,14 @@ import os
 import struct
 
 import pytest
-
 from conftest import listing
 from hx_stages import crypto
 from hx_stages.util import sha256_file
 
 
 def _encrypt(run, src, tmp_path, chunk=4096):
-    code, rep = run("encrypt", "-i", src, "--chunk-size", chunk, "-o", tmp_path / "enc" / (os.path.basename(src) + ".hxenc"))
+    out = tmp_path / "enc" / (os.path.basename(src) + ".hxenc")
+    code, rep = run("encrypt", "-i", src, "--chunk-size", chunk, "-o", out)
     assert code == 0, rep
     return rep["output"]["path"], rep
 

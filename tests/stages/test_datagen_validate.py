@@ -1,7 +1,6 @@
 import os
 
 import pandas as pd
-
 from hx_stages import datagen
 from hx_stages.util import sha256_file
 

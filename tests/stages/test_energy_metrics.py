@@ -4,7 +4,6 @@ import os
 import threading
 
 import pytest
-
 from hx_stages import energy
 from hx_stages.energy import EnergyMeter, RaplReader, rapl_delta
 
@@ -159,5 +158,6 @@ def test_pushgateway_receives_labelled_series(run, datasets):
     path, body = _Gateway.received[-1]
     parts = path.split("/")
     assert parts[:4] == ["", "metrics", "job", "hx_stage"]
-    assert dict(zip(parts[4::2], parts[5::2])) == {"domain": "vendor", "stage": "datagen", "run": rep["run_id"]}
+    grouping = dict(zip(parts[4::2], parts[5::2], strict=True))
+    assert grouping == {"domain": "vendor", "stage": "datagen", "run": rep["run_id"]}
     assert "hx_stage_energy_joules" in body and "hx_stage_cpu_seconds" in body

@@ -2,6 +2,7 @@
 of stdout. Exit codes: 0 passed, 1 the stage's check failed (validate / test gate), 2 error."""
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -9,7 +10,7 @@ import sys
 
 from . import __version__, keys, models, sharing, stages
 from .errors import EXIT_ERROR, EXIT_GATE_FAILED, EXIT_OK, InputError, StageError
-from .runner import default_runs_dir, primary_output, run_stage
+from .runner import default_runs_dir, plan_stage, primary_output, run_stage
 from .tables import data_model, read_table
 from .util import write_json_atomic
 
@@ -23,17 +24,20 @@ def _csv_list(value):
 
 def _common(p):
     g = p.add_argument_group("run")
-    g.add_argument("--runs-dir", default=None, help="run directories (default $HX_STAGE_RUNS_DIR or ./.hx-stage-runs)")
+    g.add_argument("--runs-dir", default=None,
+                   help="run directories (default $HX_STAGE_RUNS_DIR or ./.hx-stage-runs)")
     g.add_argument("--output", "-o", help="also place the primary artifact (and its .meta.json) at this path")
     g.add_argument("--report", help="also write the JSON report to this file")
     g.add_argument("--domain", default=None, help="domain label (default $HX_DOMAIN or 'local')")
     g.add_argument("--force", action="store_true", help="recompute even if a complete run exists")
+    g.add_argument("--plan", action="store_true",
+                   help="only predict: print the run key and whether the stage would run (check mode)")
     g.add_argument("--log-level", default=os.environ.get("HX_STAGE_LOG_LEVEL", "WARNING"))
     e = p.add_argument_group("energy and metrics")
     e.add_argument("--energy", choices=["auto", "rapl", "estimate"], default=os.environ.get("HX_STAGE_ENERGY", "auto"))
     e.add_argument("--node-class", default=None, help="power model class (default: detected; $HX_STAGE_NODE_CLASS)")
     e.add_argument("--watts-per-core", type=float, default=None, help="override ($HX_STAGE_WATTS_PER_CORE)")
-    e.add_argument("--power-model", default=None, help="JSON file with extra/overridden classes ($HX_STAGE_POWER_MODEL)")
+    e.add_argument("--power-model", help="JSON file of extra/overridden classes ($HX_STAGE_POWER_MODEL)")
     e.add_argument("--rapl-root", default=None, help="powercap root (default /sys/class/powercap)")
     e.add_argument("--metrics-dir", default=os.environ.get("HX_STAGE_METRICS_DIR"),
                    help="write a Prometheus textfile here ($HX_STAGE_METRICS_DIR)")
@@ -192,20 +196,28 @@ def prepare(args):
     raise InputError("unknown stage {}".format(st))
 
 
-def publish(args, report):
-    """Upload the primary artifact once per (run, destination); recorded in the run directory."""
+def _publish_record(args, report):
     art = primary_output(report)
     if art is None:
         raise StageError("stage {} has no artifact to publish".format(report["stage"]))
-    with open(art["metadata"]) as f:
-        meta = json.load(f)
     name = args.publish_name or os.path.splitext(art["name"])[0]
     api = args.model_api if art["kind"] == "model" else args.dataset_api
     if not api:
-        raise StageError("--publish needs --{}-api (or $HX_{}_API_URL)".format(
-            "model" if art["kind"] == "model" else "dataset", "MODEL" if art["kind"] == "model" else "DATASET"))
-    record = os.path.join(report["run_dir"], "published-{}.json".format(
-        __import__("hashlib").sha256("{}|{}|{}".format(api, name, args.publish_version).encode()).hexdigest()[:16]))
+        kind = "model" if art["kind"] == "model" else "dataset"
+        raise StageError("--publish needs --{}-api (or $HX_{}_API_URL)".format(kind, kind.upper()))
+    digest = hashlib.sha256("{}|{}|{}".format(api, name, args.publish_version).encode()).hexdigest()[:16]
+    return art, name, api, os.path.join(report["run_dir"], "published-{}.json".format(digest))
+
+
+def _published(args, report):
+    return os.path.isfile(_publish_record(args, report)[3])
+
+
+def publish(args, report):
+    """Upload the primary artifact once per (run, destination); recorded in the run directory."""
+    art, name, api, record = _publish_record(args, report)
+    with open(art["metadata"]) as f:
+        meta = json.load(f)
     if os.path.isfile(record):
         with open(record) as f:
             return dict(json.load(f), changed=False)
@@ -241,6 +253,15 @@ def main(argv=None):
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         name, func, inputs, params, secrets = prepare(args)
+        if args.plan:
+            report = plan_stage(name, inputs, params, runs_dir=args.runs_dir, force=args.force, output=args.output)
+            if args.publish and not report["would_run"]:
+                report["changed"] = report["changed"] or not _published(args, report["stored_report"])
+            elif args.publish:
+                report["changed"] = True
+            report["exit_code"] = EXIT_OK
+            sys.stdout.write(json.dumps(report, sort_keys=True) + "\n")
+            return EXIT_OK
         energy_options = {"method": args.energy, "rapl_root": args.rapl_root, "node_class": args.node_class,
                           "watts_per_core": args.watts_per_core, "power_model_file": args.power_model}
         report = run_stage(name, func, inputs, params, secrets=secrets, runs_dir=args.runs_dir, domain=args.domain,

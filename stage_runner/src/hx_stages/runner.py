@@ -177,6 +177,38 @@ def _compute(stage, func, inputs, digests, params, secrets, key, runs_dir, run_d
         raise
 
 
+def plan_stage(stage, inputs, params, *, runs_dir=None, force=False, output=None):
+    """Predict, without computing or writing anything, whether run_stage would run and change."""
+    runs_dir = os.path.abspath(runs_dir or default_runs_dir())
+    params = dict(params, stage_version=__version__)
+    digests = {}
+    for role, path in sorted(inputs.items()):
+        if not os.path.isfile(path):
+            raise StageError("input {} not found: {}".format(role, path), kind="input")
+        digests[role] = sha256_file(path)
+    key = run_key(stage, digests, params)
+    run_dir = os.path.join(runs_dir, "{}-{}".format(stage, key))
+    report = load_complete_report(run_dir)
+    would_run = force or report is None
+    plan = {"stage": stage, "plan": True, "run_key": key, "run_id": key[:16], "run_dir": run_dir,
+            "would_run": would_run, "changed": would_run, "passed": True,
+            "inputs": {role: {"path": os.path.abspath(inputs[role]), "sha256": d} for role, d in digests.items()},
+            "params": params}
+    if report is not None and not force:
+        plan["passed"] = report.get("passed", True)
+        plan["stored_report"] = report
+        if output:
+            art = primary_output(report)
+            dest = output
+            if art and (os.path.isdir(output) or output.endswith(os.sep)):
+                dest = os.path.join(output, art["name"])
+            same = art is not None and os.path.isfile(dest) and sha256_file(dest) == art["sha256"] and \
+                os.path.isfile(dest + ".meta.json") and sha256_file(dest + ".meta.json") == sha256_file(art["metadata"])
+            plan["output_would_change"] = not same
+            plan["changed"] = not same
+    return plan
+
+
 def primary_output(report):
     for o in report["outputs"]:
         if o["primary"]:

@@ -18,7 +18,7 @@ import requests
 from .errors import SharingError
 from .util import atomic_output
 
-DEFAULT_TOKEN_ENV = "HX_SHARING_TOKEN"
+DEFAULT_TOKEN_ENV = "HX_SHARING_TOKEN"  # noqa: S105 - the name of the variable, not a token
 _DIGEST_HEADERS = ("X-Content-SHA256", "X-Checksum-SHA256", "X-Content-Sha256", "X-Digest-SHA256", "X-SHA256")
 
 
@@ -216,8 +216,8 @@ def resolve_input(ref, dest_root, dataset_api=None, model_api=None, token_env=No
     kind, ident, version = parsed
     dest = tempfile.mkdtemp(prefix="download-", dir=dest_root)
     if kind == "dataset":
-        path, data_model = SharingClient(dataset_api or os.environ.get("HX_DATASET_API_URL"), token_env).download_dataset(
-            ident, version, dest)
-        return path, data_model
-    path = SharingClient(model_api or os.environ.get("HX_MODEL_API_URL"), token_env).download_model(ident, version, dest)
+        client = SharingClient(dataset_api or os.environ.get("HX_DATASET_API_URL"), token_env)
+        return client.download_dataset(ident, version, dest)
+    client = SharingClient(model_api or os.environ.get("HX_MODEL_API_URL"), token_env)
+    path = client.download_model(ident, version, dest)
     return path, None
