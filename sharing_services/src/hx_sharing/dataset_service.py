@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Literal
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, status
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -92,10 +92,14 @@ class _ZipHashingSink:
         self.zip_sha.update(data)
         await self.writer.write(data)
 
+    def part_end(self) -> None:
+        # Called when the part's last byte has arrived, before the next part's local header.
+        self.zip_sha.update(
+            zipstream.data_descriptor(zipstream.Entry(self.entry_name, self.writer.size, self.writer.crc32))
+        )
+
     async def close(self):
-        res = await self.writer.close()
-        self.zip_sha.update(zipstream.data_descriptor(zipstream.Entry(self.entry_name, res.size, res.crc32)))
-        return res
+        return await self.writer.close()
 
     async def abort(self) -> None:
         await self.writer.abort()
@@ -127,7 +131,8 @@ async def add_dataset(request: Request, principal: WriteDataset) -> DatasetRespo
     form = await receive_upload(request, set(FILES), open_sink, settings.max_upload_bytes)
     sinks = list(form.files.values())
     try:
-        f = require_fields(form.fields, ["name", "version", "dataType", "tag"])
+        f = require_fields(form.fields, ["name", "dataType", "tag"])
+        f |= require_fields(form.fields, ["version"], max_len=128)
         if f["version"] == "latest":
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "'latest' is reserved and cannot be a version")
         if f["dataType"] not in DATA_TYPES:
@@ -216,7 +221,7 @@ def dataset_catalog(
     version: str | None = Query(None, max_length=128),
     limit: int | None = Query(None, ge=1, le=100_000, description="at most this many (an addition)"),
     offset: int = Query(0, ge=0, le=2**31 - 1, description="skip this many (an addition)"),
-) -> DatasetCatalog:
+) -> Response:
     for v, n in ((tag, "tag"), (name, "name"), (version, "version")):
         check_text(v, n)
     q = select(Dataset).order_by(Dataset.id)
@@ -234,7 +239,9 @@ def dataset_catalog(
         rows = list(s.scalars(q))
     if version == "latest":
         rows = keep_latest(rows)[offset:][:limit]
-    return DatasetCatalog(datasets=[to_response(r) for r in rows])
+    return Response(
+        DatasetCatalog(datasets=[to_response(r) for r in rows]).model_dump_json(), media_type="application/json"
+    )
 
 
 def _resolve(db, dataset_id: int, version: str | None) -> Dataset:

@@ -128,6 +128,8 @@ async def read_form(
                             raise _bad("form fields too large")
                         text.extend(data)
                 else:  # end
+                    if sink is not None and hasattr(sink, "part_end"):
+                        sink.part_end()
                     if sink is None and current is not None:
                         if current in result.fields:
                             raise _bad(f"field {current!r} given twice")

@@ -6,7 +6,7 @@ import asyncio
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, FastAPI, HTTPException, Query, Request, status
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -107,7 +107,8 @@ async def add_model(request: Request, principal: WriteModel) -> ModelResponse:
     form = await receive_upload(request, {"file"}, open_sink, settings.max_upload_bytes)
     sinks = list(form.files.values())
     try:
-        f = require_fields(form.fields, ["name", "version", "status", "library", "libraryVersion", "domain", "tag"])
+        f = require_fields(form.fields, ["name", "status", "library", "domain", "tag"])
+        f |= require_fields(form.fields, ["version", "libraryVersion"], max_len=128)
         if f["version"] == "latest":
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "'latest' is reserved and cannot be a version")
         if f["status"] not in STATUSES:
@@ -197,7 +198,7 @@ def model_catalog(
     version: str | None = Query(None, max_length=128),
     limit: int | None = Query(None, ge=1, le=100_000, description="at most this many (an addition)"),
     offset: int = Query(0, ge=0, le=2**31 - 1, description="skip this many (an addition)"),
-) -> ModelCatalog:
+) -> Response:
     for v, n in ((domain, "domain"), (tag, "tag"), (name, "name"), (version, "version")):
         check_text(v, n)
     q = select(Model).order_by(Model.id)
@@ -217,7 +218,10 @@ def model_catalog(
         rows = list(s.scalars(q))
     if version == "latest":
         rows = keep_latest(rows)[offset:][:limit]
-    return ModelCatalog(models=[to_response(r) for r in rows])
+    # Serialised once here; returning a Response skips FastAPI's second validation pass.
+    return Response(
+        ModelCatalog(models=[to_response(r) for r in rows]).model_dump_json(), media_type="application/json"
+    )
 
 
 @router.get(

@@ -138,6 +138,10 @@ class MultipartWriter:
     def sha256(self) -> str:
         return self._sha.hexdigest()
 
+    @property
+    def crc32(self) -> int:
+        return self._crc
+
     async def write(self, data: bytes) -> None:
         if not data:
             return
