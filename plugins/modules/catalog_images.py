@@ -19,16 +19,19 @@ description:
   - With O(registry), also returns the source -> target copy plan; installing with
     C(global.imageRegistry) set to that registry then pulls only from the mirror.
 author:
-  - HX-MLOps maintainers
+  - HX-MLOps maintainers (@hx-mlops)
 extends_documentation_fragment:
   - hx.mlops.k8s_auth
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Read-only.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
 options:
   components:

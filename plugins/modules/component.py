@@ -22,17 +22,20 @@ description:
   - Values are written to a private (0600) temporary file; they never appear on a command line.
     Secret-looking values and Secret data are redacted in C(diff) and results.
 author:
-  - HX-MLOps maintainers
+  - HX-MLOps maintainers (@hx-mlops)
 extends_documentation_fragment:
   - hx.mlops.k8s_auth
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Predicts C(changed) with read-only calls (C(helm status), C(helm template)); the cluster is not modified.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Before/after of the release's user values and of every rendered manifest (secrets redacted).
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details: A second run with the same values renders identical manifests and reports no change.
 options:
@@ -175,11 +178,25 @@ changes:
   returned: state=present
   type: dict
   contains:
-    reasons: {description: Human readable reasons, type: list, elements: str}
-    added: {description: Objects only in the rendered chart, type: list, elements: str}
-    removed: {description: Objects only in the live release, type: list, elements: str}
-    modified: {description: Objects that differ, type: list, elements: str}
-    values_changed: {description: Whether the merged values differ from the live ones, type: bool}
+    reasons:
+      description: Human readable reasons.
+      type: list
+      elements: str
+    added:
+      description: Objects only in the rendered chart.
+      type: list
+      elements: str
+    removed:
+      description: Objects only in the live release.
+      type: list
+      elements: str
+    modified:
+      description: Objects that differ.
+      type: list
+      elements: str
+    values_changed:
+      description: Whether the merged values differ from the live ones.
+      type: bool
 images:
   description: Container images of the rendered release.
   returned: state=present

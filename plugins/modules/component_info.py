@@ -20,16 +20,19 @@ description:
     readiness (the reference CLI's C(status)).
   - O(what=plan) returns the dependency levels the modules in O(names) are installed in.
 author:
-  - HX-MLOps maintainers
+  - HX-MLOps maintainers (@hx-mlops)
 extends_documentation_fragment:
   - hx.mlops.k8s_auth
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Read-only; runs the same in check mode.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details: Never changes anything.
 options:
@@ -112,11 +115,22 @@ status:
   returned: what=status
   type: dict
   contains:
-    installed: {description: Whether the release exists, type: bool}
-    revision: {description: Current release revision, type: int}
-    status: {description: Helm status (deployed, failed ...), type: str}
-    workloads: {description: Deployments/StatefulSets/DaemonSets with desired and ready counts, type: list, elements: dict}
-    ready: {description: Release deployed and every workload Ready, type: bool}
+    installed:
+      description: Whether the release exists.
+      type: bool
+    revision:
+      description: Current release revision.
+      type: int
+    status:
+      description: Helm status, for example C(deployed) or C(failed).
+      type: str
+    workloads:
+      description: Deployments, StatefulSets and DaemonSets with desired and ready counts.
+      type: list
+      elements: dict
+    ready:
+      description: Release deployed and every workload Ready.
+      type: bool
 levels:
   description: Install levels (each runs concurrently, in order).
   returned: what=plan

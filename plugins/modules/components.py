@@ -20,17 +20,20 @@ description:
   - Each module's C(changed) is decided before acting exactly as M(hx.mlops.component) does; the
     task is changed when any module is.
 author:
-  - HX-MLOps maintainers
+  - HX-MLOps maintainers (@hx-mlops)
 extends_documentation_fragment:
   - hx.mlops.k8s_auth
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Every module is predicted with read-only calls; nothing is installed or removed.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: One before/after per module that changes (secrets redacted).
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
 options:
   components:
@@ -39,17 +42,46 @@ options:
     elements: dict
     required: true
     suboptions:
-      name: {description: Catalog module., type: str, required: true}
-      category: {description: Expected category of O(components[].name)., type: str}
-      state: {description: present or absent., type: str, choices: [present, absent], default: present}
-      values: {description: Chart values., type: dict, default: {}}
-      values_files: {description: Values files merged before O(components[].values)., type: list, elements: path, default: []}
-      namespace: {description: Namespace; defaults to O(namespace)., type: str}
-      release: {description: Release name; defaults to the chart name., type: str}
-      wait: {description: Wait for Ready; defaults to O(wait)., type: bool}
-      timeout: {description: Seconds; defaults to O(timeout)., type: int}
-      atomic: {description: Roll back a failed upgrade; defaults to O(atomic)., type: bool}
-      manifests_dir: {description: Offline upstream manifests (kubeflow_pipelines only)., type: path}
+      name:
+        description: Catalog module.
+        type: str
+        required: true
+      category:
+        description: Expected category of the module.
+        type: str
+        choices: [storage, ml_toolkit, serving_platform, energy_measurement, observability, link]
+      state:
+        description: Whether the release should exist.
+        type: str
+        choices: [present, absent]
+        default: present
+      values:
+        description: Chart values.
+        type: dict
+        default: {}
+      values_files:
+        description: Values files merged before the values.
+        type: list
+        elements: path
+        default: []
+      namespace:
+        description: Namespace; defaults to O(namespace).
+        type: str
+      release:
+        description: Release name; defaults to the chart name.
+        type: str
+      wait:
+        description: Wait for Ready; defaults to O(wait).
+        type: bool
+      timeout:
+        description: Seconds; defaults to O(timeout).
+        type: int
+      atomic:
+        description: Roll back a failed upgrade; defaults to O(atomic).
+        type: bool
+      manifests_dir:
+        description: Offline upstream manifests (kubeflow_pipelines only).
+        type: path
   namespace:
     description: Default namespace of the releases.
     type: str
