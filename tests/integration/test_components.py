@@ -1,0 +1,288 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, HX-MLOps maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Integration tests of hx.mlops.component / component_info against the local cluster.
+
+For EVERY catalog chart, in a namespace of its own:
+  check mode (predicts a change, cluster untouched) -> apply (changed, Ready) -> check mode
+  (no change) -> apply (no change) -> values change (changed, diff shown) -> status (Ready)
+  -> delete (gone) -> delete again (no change).
+Plus the errors: unknown module, wrong category, schema violation, unreachable cluster.
+
+Needs the local clusters (`ansible-playbook playbooks/cluster.yml -i inventories/local`):
+the merged kubeconfig inventories/local/.state/kubeconfig. Modules run through `ansible`
+ad-hoc with the json callback, exactly as users call them.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+KUBECONFIG = os.environ.get("HX_TEST_KUBECONFIG", os.path.join(ROOT, "inventories", "local", ".state", "kubeconfig"))
+CONTEXT = os.environ.get("HX_TEST_CONTEXT", "hx-vendor")
+TOOLS_BIN = os.path.expanduser(os.environ.get("HX_TOOLS_DIR", "~/.cache/hx-mlops/tools") + "/bin")
+HELM = os.path.join(TOOLS_BIN, "helm")
+TIMEOUT = 180
+
+pytestmark = pytest.mark.skipif(
+    not os.path.isfile(KUBECONFIG), reason="local clusters not up (no %s); run playbooks/cluster.yml" % KUBECONFIG)
+
+SHA = "0" * 64
+# Values of each chart for the test: minimal, plus what a domain must give (passwords, model).
+VALUES = {
+    "postgres": {"auth": {"password": "pg-test-pw"}, "persistence": {"size": "1Gi"}},
+    "timescaledb": {"auth": {"password": "ts-test-pw"}, "persistence": {"size": "1Gi"}},
+    "minio": {"auth": {"rootPassword": "minio-test-pw"}, "persistence": {"size": "1Gi"}},
+    "pgadmin": {"auth": {"password": "pga-test-pw"}},
+    "kubeflow_pipelines": {},
+    "mlflow": {"backendStore": {"host": "postgres"}, "artifacts": {"endpoint": "http://minio:9000", "bucket": "mlflow"}},
+    "torchserve": {"model": {"source": "minio", "name": "qoe", "fileName": "qoe.mar", "sha256": SHA,
+                             "minio": {"endpoint": "http://minio:9000", "object": "qoe/1/qoe.mar",
+                                       "existingSecret": "minio-auth"}}},
+    "tfserving": {"model": {"source": "modelsharing", "name": "qoe", "fileName": "qoe.tar.gz", "sha256": SHA,
+                            "version": "1", "modelsharing": {"url": "http://modelsharing:8000", "modelId": 1,
+                                                             "tokenSecret": "modelsharing-token"}}},
+    "prometheus": {"persistence": {"size": "1Gi"}},
+    "kepler": {},
+    "scaphandre": {},
+    "grafana": {"auth": {"adminPassword": "graf-test-pw"}},
+}
+# The change applied in step 5 (a visible, schema-valid values change).
+CHANGE = {"resources": {"limits": {"memory": "768Mi"}}}
+
+CHARTS = sorted(VALUES)
+
+
+def env():
+    e = dict(os.environ)
+    e["PATH"] = os.pathsep.join([os.path.join(ROOT, ".venv", "bin"), TOOLS_BIN, e.get("PATH", "")])
+    e["ANSIBLE_CONFIG"] = os.path.join(ROOT, "ansible.cfg")
+    e["ANSIBLE_STDOUT_CALLBACK"] = "ansible.builtin.json"
+    e["ANSIBLE_LOAD_CALLBACK_PLUGINS"] = "1"
+    e["HX_MLOPS_CHARTS_PATH"] = os.path.join(ROOT, "charts")
+    return e
+
+
+def ansible(module, args, check=False, diff=False, kubeconfig=KUBECONFIG, context=CONTEXT):
+    """Run one module ad hoc on localhost; return its result dict."""
+    args = dict(args)
+    if module != "hx.mlops.component_info" or args.get("what") == "status":
+        args.setdefault("kubeconfig", kubeconfig)
+        args.setdefault("context", context)
+        args.setdefault("helm_binary", HELM)
+    cmd = [os.path.join(ROOT, ".venv", "bin", "ansible"), "localhost", "-i", "localhost,", "-c", "local",
+           "-e", "ansible_python_interpreter=%s" % sys.executable, "-m", module, "-a", json.dumps(args)]
+    if check:
+        cmd.append("--check")
+    if diff:
+        cmd.append("--diff")
+    proc = subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True, text=True, timeout=TIMEOUT + 120)
+    try:
+        # the json callback prints one document; profile_tasks may add timing lines around it
+        start = proc.stdout.index("\n{") + 1 if not proc.stdout.startswith("{") else 0
+        out, _end = json.JSONDecoder().raw_decode(proc.stdout[start:])
+        return out["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    except (ValueError, KeyError, IndexError):
+        raise AssertionError("ansible %s failed to report:\nstdout: %s\nstderr: %s" % (module, proc.stdout, proc.stderr))
+
+
+def helm_status(release, namespace):
+    return subprocess.run([HELM, "status", release, "-n", namespace, "-o", "json", "--kubeconfig", KUBECONFIG,
+                           "--kube-context", CONTEXT], capture_output=True, text=True)
+
+
+@pytest.fixture()
+def namespace():
+    ns = "hxt-%s" % uuid.uuid4().hex[:8]
+    yield ns
+    # clean up whatever a failed test left behind (releases; namespaces are cheap in kwok)
+    proc = subprocess.run([HELM, "list", "-n", ns, "-q", "--kubeconfig", KUBECONFIG, "--kube-context", CONTEXT],
+                          capture_output=True, text=True)
+    for rel in proc.stdout.split():
+        subprocess.run([HELM, "uninstall", rel, "-n", ns, "--kubeconfig", KUBECONFIG, "--kube-context", CONTEXT],
+                       capture_output=True)
+    subprocess.run(["kubectl", "--kubeconfig", KUBECONFIG, "--context", CONTEXT, "delete", "namespace", ns,
+                    "--wait=false", "--ignore-not-found"], capture_output=True)
+
+
+@pytest.mark.parametrize("name", CHARTS)
+def test_lifecycle(name, namespace):
+    base = {"name": name, "namespace": namespace, "values": VALUES[name], "wait": True, "timeout": TIMEOUT,
+            "atomic": True}
+    release = name.replace("_", "-")
+
+    # 1. check mode: predicts a change, touches nothing
+    res = ansible("hx.mlops.component", base, check=True, diff=True)
+    assert not res.get("failed"), res.get("msg")
+    assert res["changed"] is True and res["changes"]["reasons"] == ["release is not installed"]
+    assert [c[1] for c in res["commands"]] == ["status", "template"]
+    assert helm_status(release, namespace).returncode != 0, "check mode installed the release"
+
+    # 2. apply: changed, Ready
+    res = ansible("hx.mlops.component", base)
+    assert not res.get("failed"), res.get("msg")
+    assert res["changed"] is True and res["revision"] == 1 and res["status"] == "deployed"
+    assert [c[1] for c in res["commands"]] == ["status", "template", "upgrade"]
+    upgrade = res["commands"][2]
+    assert "--atomic" in upgrade and "--wait" in upgrade
+    assert not any("test-pw" in arg for arg in upgrade), "a secret reached argv"
+
+    # 3. check mode again: no change
+    res = ansible("hx.mlops.component", base, check=True)
+    assert res["changed"] is False, res.get("changes")
+
+    # 4. apply again: no change, no new revision
+    res = ansible("hx.mlops.component", base)
+    assert res["changed"] is False and res["revision"] == 1, res.get("changes")
+    assert [c[1] for c in res["commands"]] == ["status", "template"]
+
+    # 5. values change: changed, diff shows before/after
+    changed = dict(base, values=dict(VALUES[name], **CHANGE))
+    res = ansible("hx.mlops.component", changed, diff=True)
+    assert res["changed"] is True and res["revision"] == 2
+    assert res["changes"]["values_changed"] and res["changes"]["modified"]
+    diff = res["diff"]
+    assert "768Mi" in diff["after"] and "768Mi" not in diff["before"]
+    assert "test-pw" not in diff["before"] + diff["after"], "a secret leaked into the diff"
+
+    # 6. status: Ready
+    res = ansible("hx.mlops.component_info", {"what": "status", "name": name, "namespace": namespace})
+    st = res["status"]
+    assert st["installed"] and st["revision"] == 2 and st["status"] == "deployed"
+    assert st["workloads"], "no workload reported"
+    assert st["ready"] is True, st["workloads"]
+
+    # 7. delete: gone; deleting again changes nothing
+    res = ansible("hx.mlops.component", dict(base, state="absent"))
+    assert res["changed"] is True
+    assert helm_status(release, namespace).returncode != 0
+    res = ansible("hx.mlops.component", dict(base, state="absent"))
+    assert res["changed"] is False
+
+
+def test_kubeflow_pipelines_from_offline_upstream_manifests(namespace, tmp_path):
+    """The upstream path: a directory of kustomize output; CRDs are installed first."""
+    crd_group = "hxtest%s.example.org" % namespace.split("-")[1]
+    (tmp_path / "crd.yaml").write_text("""apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.%(g)s}
+spec:
+  group: %(g)s
+  names: {kind: Widget, plural: widgets, singular: widget}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+""" % {"g": crd_group})
+    (tmp_path / "app.yaml").write_text("""apiVersion: %(g)s/v1
+kind: Widget
+metadata: {name: w, namespace: %(ns)s}
+spec: {size: 1}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: pipeline-install-config, namespace: %(ns)s}
+data: {appName: pipeline, note: "{{ not a helm template }}"}
+""" % {"g": crd_group, "ns": namespace})
+    args = {"name": "kubeflow_pipelines", "namespace": namespace, "manifests_dir": str(tmp_path), "timeout": TIMEOUT}
+    res = ansible("hx.mlops.component", args, check=True)
+    assert res["changed"] is True and helm_status("kubeflow-pipelines", namespace).returncode != 0
+    res = ansible("hx.mlops.component", args)
+    assert not res.get("failed"), res.get("msg")
+    assert res["changed"] is True and sorted(res["changes"]["added"]) == [
+        "ConfigMap/%s/pipeline-install-config" % namespace, "Widget/%s/w" % namespace]
+    res = ansible("hx.mlops.component", args)
+    assert res["changed"] is False
+    res = ansible("hx.mlops.component", dict(args, state="absent"))
+    assert res["changed"] is True
+    subprocess.run(["kubectl", "--kubeconfig", KUBECONFIG, "--context", CONTEXT, "delete", "crd",
+                    "widgets.%s" % crd_group, "--ignore-not-found"], capture_output=True)
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+def test_unknown_module_lists_valid_names():
+    res = ansible("hx.mlops.component", {"name": "postgresql"}, check=True)
+    assert res["failed"]
+    assert "unknown catalog module 'postgresql'; valid modules: datasetsharing, grafana" in res["msg"]
+    assert "kubeflow_pipelines" in res["msg"] and "postgres" in res["valid_modules"]
+
+
+def test_wrong_category_names_the_right_one():
+    res = ansible("hx.mlops.component", {"name": "grafana", "category": "storage"}, check=True)
+    assert res["failed"]
+    assert res["msg"] == ("module 'grafana' is in category 'observability', not 'storage'; "
+                          "modules of 'storage': minio, pgadmin, postgres, timescaledb")
+
+
+def test_invalid_category_lists_choices():
+    res = ansible("hx.mlops.component", {"name": "grafana", "category": "dashboards"}, check=True)
+    assert res["failed"] and "value of category must be one of: storage, ml_toolkit" in res["msg"]
+
+
+@pytest.mark.parametrize("values, expected", [
+    ({"service": {"type": "Ingress"}, "auth": {"password": "x"}},
+     "values for 'postgres' violate the chart's values.schema.json: at '/service/type': value must be one of "
+     "'ClusterIP', 'NodePort', 'LoadBalancer'"),
+    ({"persistance": {"size": "1Gi"}, "auth": {"password": "x"}},
+     "values for 'postgres' violate the chart's values.schema.json: at '': additional properties 'persistance' not allowed"),
+    ({"auth": {"password": "x"}, "image": {"tag": 16}},
+     "values for 'postgres' violate the chart's values.schema.json: at '/image/tag': got number, want string"),
+    ({}, "invalid values for 'postgres': postgres: set auth.password, or auth.existingSecret"),
+])
+def test_schema_violation_is_named(values, expected, namespace):
+    res = ansible("hx.mlops.component", {"name": "postgres", "namespace": namespace, "values": values})
+    assert res["failed"]
+    assert res["msg"].startswith(expected), res["msg"]
+    assert helm_status("postgres", namespace).returncode != 0
+
+
+def test_unreachable_cluster_is_named(tmp_path):
+    kc = tmp_path / "kubeconfig"
+    kc.write_text("""apiVersion: v1
+kind: Config
+clusters: [{name: dead, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: hx-dead, context: {cluster: dead, user: u}}, {name: hx-other, context: {cluster: dead, user: u}}]
+current-context: hx-dead
+""")
+    res = ansible("hx.mlops.component", {"name": "postgres", "values": {"auth": {"password": "x"}}},
+                  kubeconfig=str(kc), context="hx-dead")
+    assert res["failed"]
+    assert res["msg"].startswith("cannot reach the Kubernetes API (context 'hx-dead', kubeconfig '%s')" % kc)
+    assert res["msg"].endswith("contexts in that kubeconfig: hx-dead, hx-other")
+    res = ansible("hx.mlops.component", {"name": "postgres"}, kubeconfig=str(kc), context="hx-nope")
+    assert res["failed"] and "cannot reach the Kubernetes API (context 'hx-nope'" in res["msg"]
+
+
+def test_catalog_listing_and_values():
+    res = ansible("hx.mlops.component_info", {})
+    names = [m["name"] for m in res["catalog"]]
+    assert set(CHARTS) <= set(names)
+    assert res["categories"]["energy_measurement"] == ["kepler", "prometheus", "scaphandre"]
+    res = ansible("hx.mlops.component_info", {"what": "values", "name": "minio"})
+    assert res["values"]["service"]["type"] == "ClusterIP"
+    res = ansible("hx.mlops.component_info", {"what": "schema", "name": "minio"})
+    assert res["schema"]["additionalProperties"] is False
+
+
+def test_catalog_images_for_mirroring():
+    comps = [{"name": n, "values": VALUES[n]} for n in CHARTS]
+    res = ansible("hx.mlops.catalog_images", {"components": comps, "registry": "mirror.local:5000",
+                                              "helm_binary": HELM})
+    assert not res.get("failed"), res.get("msg")
+    assert "docker.io/library/postgres:16.4-bookworm" in res["images"]
+    assert "docker.io/curlimages/curl:8.10.1" in res["by_component"]["torchserve"]
+    assert {"source": "quay.io/minio/minio:RELEASE.2024-11-07T00-52-20Z",
+            "target": "mirror.local:5000/minio/minio:RELEASE.2024-11-07T00-52-20Z"} in res["mirror"]
