@@ -276,8 +276,9 @@ class KubeJobs(object):
         except self.ApiException as e:
             if e.status == 409:
                 return self.get(ns, manifest['metadata']['name'])
-            raise StageModuleError('creating Job %s/%s failed: %s %s' % (ns, manifest['metadata']['name'],
-                                                                        e.status, e.body or e.reason)) from None
+            name = manifest['metadata']['name']
+            raise StageModuleError('creating Job %s/%s failed: %s %s'
+                                   % (ns, name, e.status, e.body or e.reason)) from None
 
     def delete(self, namespace, name):
         try:
@@ -285,7 +286,8 @@ class KubeJobs(object):
         except self.ApiException as e:
             if e.status != 404:
                 raise StageModuleError('deleting Job %s/%s failed: %s' % (namespace, name, e.reason)) from None
-        for _ in range(120):
+        deadline = time.time() + 120
+        while time.time() < deadline:
             if self.get(namespace, name) is None:
                 return
             time.sleep(1)

@@ -16,7 +16,7 @@ description:
   - Runs one stage of the C(hx_stages) package (console script C(hx-stage)) and returns its JSON report,
     including CPU time and energy (measured from RAPL or estimated from a power model).
   - O(mode=local) runs the stage as a local process with an argument list. The stage itself is idempotent by
-    run key (sha256 of stage, input digests and parameters): a second run with the same inputs and parameters
+    run key (sha256 of stage, input digests and parameters); a second run with the same inputs and parameters
     does not recompute and reports C(changed=false).
   - O(mode=job) renders a Kubernetes Job (image, args, environment from Secrets, C(kubernetes.io/arch)
     nodeSelector, the edge toleration only for edge-capable stages), applies it with the kubernetes python
@@ -26,18 +26,25 @@ description:
   - Secrets (keys, tokens) are passed through the environment (O(secret_env), O(secret_name),
     O(secret_env_refs)), never on the command line.
 author:
-  - HX-MLOps maintainers
+  - HX-MLOps maintainers (@hx-mlops)
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - O(mode=local) runs C(hx-stage ... --plan), which computes the run key from the inputs and predicts
         whether the stage would run, without computing or writing anything.
       - O(mode=job) looks the Job up and predicts whether it would be created.
   diff_mode:
+    description:
+      - Will return details on what has changed (or possibly needs changing in check_mode), when in
+        diff mode.
     support: partial
     details: Returns before/after of the run's completion state for its run key.
   idempotent:
+    description:
+      - When run twice in a row outside check mode, with the same arguments, the second invocation
+        indicates no change.
     support: full
     details: Same inputs and parameters give the same run key; that run is not repeated.
 options:
@@ -326,7 +333,7 @@ def _job(module):
             kube.delete(p['namespace'], name)
         kube.create(manifest)
         changed = True
-    state, _ = kube.wait(p['namespace'], name, p['timeout'])
+    state = kube.wait(p['namespace'], name, p['timeout'])[0]
     job['state'] = state
     log = kube.log(p['namespace'], name)
     report = st.parse_report(log) or {}
@@ -367,9 +374,9 @@ def main():
             arch=dict(type='str', choices=list(st.ARCHES), default='amd64'),
             edge_capable=dict(type='bool', default=False),
             secret_name=dict(type='str'),
-            secret_env_refs=dict(type='list', elements='dict', default=[], options=dict(
+            secret_env_refs=dict(type='list', elements='dict', default=[], no_log=False, options=dict(
                 env=dict(type='str', required=True),
-                secret=dict(type='str', required=True),
+                secret=dict(type='str', required=True, no_log=False),
                 key=dict(type='str', required=True, no_log=False),
             )),
             runs_claim=dict(type='str'),

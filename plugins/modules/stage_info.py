@@ -19,14 +19,21 @@ description:
     state and, with O(include_reports), the report from the last JSON line of each pod log.
   - Never changes anything.
 author:
-  - HX-MLOps maintainers
+  - HX-MLOps maintainers (@hx-mlops)
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Read-only; runs the same in check mode.
   diff_mode:
+    description:
+      - Will return details on what has changed (or possibly needs changing in check_mode), when in
+        diff mode.
     support: none
   idempotent:
+    description:
+      - When run twice in a row outside check mode, with the same arguments, the second invocation
+        indicates no change.
     support: full
     details: Never changes anything.
 options:

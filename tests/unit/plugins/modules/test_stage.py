@@ -19,7 +19,6 @@ sys.path.insert(0, os.path.join(ROOT, "collections"))
 
 from ansible.module_utils import basic  # noqa: E402
 from ansible.module_utils.testing import patch_module_args  # noqa: E402
-
 from ansible_collections.hx.mlops.plugins.module_utils import stage as st  # noqa: E402
 from ansible_collections.hx.mlops.plugins.modules import stage as stage_module  # noqa: E402
 from ansible_collections.hx.mlops.plugins.modules import stage_info as stage_info_module  # noqa: E402
@@ -42,7 +41,8 @@ def test_local_command_is_an_exact_list():
     ("predict", [], [], "valid: datagen, anonymize"),
     ("train", ["--runs-dir", "/x"], [], "set by the module"),
     ("train", ["--force"], [], "set by the module"),
-    ("anonymize", ["--input", "a.csv", "--note", "k=s3cr3tvalue"], ["s3cr3tvalue"], "secrets go through the environment"),
+    ("anonymize", ["--input", "a.csv", "--note", "k=s3cr3tvalue"], ["s3cr3tvalue"],
+     "secrets go through the environment"),
 ])
 def test_check_args_rejects(stage, args, secrets, message):
     with pytest.raises(st.StageModuleError, match=message):
@@ -196,7 +196,8 @@ def test_gate_failure_and_bad_input(monkeypatch, base, tmp_path):
     r = run_module(monkeypatch, stage_module, dict(gate, fail_on_gate=False))
     assert r["failed"] is False and r["report"]["passed"] is False and r["changed"] is False  # stored result
 
-    r = run_module(monkeypatch, stage_module, dict(base, stage="validate", args=["--input", str(tmp_path / "nope.csv")]))
+    missing = ["--input", str(tmp_path / "nope.csv")]
+    r = run_module(monkeypatch, stage_module, dict(base, stage="validate", args=missing))
     assert r["failed"] is True and "not found" in r["msg"]
 
 
