@@ -161,3 +161,24 @@ def test_pushgateway_receives_labelled_series(run, datasets):
     grouping = dict(zip(parts[4::2], parts[5::2], strict=True))
     assert grouping == {"domain": "vendor", "stage": "datagen", "run": rep["run_id"]}
     assert "hx_stage_energy_joules" in body and "hx_stage_cpu_seconds" in body
+
+
+def test_dashboard_queries_the_exported_series():
+    import re
+
+    from prometheus_client import generate_latest
+
+    from hx_stages.metrics import build_registry
+
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+    with open(os.path.join(root, "charts", "grafana", "dashboards", "hx-energy-stages.json")) as f:
+        dash = json.load(f)
+    exported = generate_latest(build_registry("d", "s", "r", {"method": "estimated", "joules": 1.0,
+                                                              "cpu_seconds": 1.0, "duration_seconds": 1.0})).decode()
+    names = set(re.findall(r"^(hx_stage_[a-z_]+)\{", exported, re.M))
+    assert names == {"hx_stage_energy_joules", "hx_stage_cpu_seconds", "hx_stage_duration_seconds"}
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    used = {m for e in exprs for m in re.findall(r"hx_stage_[a-z_]+", e)}
+    assert used == names
+    assert any("by (domain)" in e for e in exprs) and any("by (stage)" in e for e in exprs)
+    assert {v["name"] for v in dash["templating"]["list"]} == {"domain", "stage", "method"}
