@@ -166,9 +166,8 @@ def test_pushgateway_receives_labelled_series(run, datasets):
 def test_dashboard_queries_the_exported_series():
     import re
 
-    from prometheus_client import generate_latest
-
     from hx_stages.metrics import build_registry
+    from prometheus_client import generate_latest
 
     root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
     with open(os.path.join(root, "charts", "grafana", "dashboards", "hx-energy-stages.json")) as f:
