@@ -216,6 +216,16 @@ def parse_manifests(text):
     return out
 
 
+def chart_labels(manifests):
+    """helm.sh/chart and app.kubernetes.io/version of the first object carrying them
+    (`helm status -o json` does not include the chart metadata)."""
+    for _key, obj in sorted(manifests.items()):
+        labels = (obj.get('metadata') or {}).get('labels') or {}
+        if labels.get('helm.sh/chart'):
+            return labels
+    return {}
+
+
 def compare(live, desired):
     """Compare a live release with the desired one.
 
@@ -401,16 +411,19 @@ class ComponentManager(object):
             raise HelmError('helm status %s failed: %s' % (spec['release'], clean_stderr(err)), commands, err)
         rel = json.loads(out)
         info = rel.get('info') or {}
+        manifests = parse_manifests(rel.get('manifest') or '')
         chart_meta = (rel.get('chart') or {}).get('metadata') or {}
+        labels = chart_labels(manifests)
         return {
             'name': rel.get('name'),
             'namespace': rel.get('namespace'),
             'revision': rel.get('version'),
             'status': info.get('status'),
-            'chart': '%s-%s' % (chart_meta.get('name'), chart_meta.get('version')) if chart_meta else None,
-            'app_version': chart_meta.get('appVersion'),
+            'chart': ('%s-%s' % (chart_meta.get('name'), chart_meta.get('version')) if chart_meta
+                      else labels.get('helm.sh/chart')),
+            'app_version': chart_meta.get('appVersion') or labels.get('app.kubernetes.io/version'),
             'values': rel.get('config') or {},
-            'manifests': parse_manifests(rel.get('manifest') or ''),
+            'manifests': manifests,
             'resources': info.get('resources'),
             'updated': info.get('last_deployed'),
         }
