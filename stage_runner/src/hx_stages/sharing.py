@@ -45,6 +45,7 @@ class MultipartStream(io.RawIOBase):
         self.len = sum(len(v) if k == "bytes" else os.path.getsize(v) for k, v in self._parts)
         self._i = 0
         self._cur = None
+        self._pos = 0
 
     @property
     def content_type(self):
@@ -52,6 +53,10 @@ class MultipartStream(io.RawIOBase):
 
     def readable(self):
         return True
+
+    def tell(self):
+        # requests derives Content-Length from len - tell(); without it, it falls back to chunked
+        return self._pos
 
     def __len__(self):
         return self.len
@@ -69,6 +74,7 @@ class MultipartStream(io.RawIOBase):
                 self._cur.close()
                 self._cur = None
                 self._i += 1
+        self._pos += len(out)
         return bytes(out)
 
     def close(self):
