@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import HTTPException, Path, status
 
@@ -11,7 +11,11 @@ from .semver import newest
 
 MAX_ID = 2**31 - 1
 
-ID_PATH = Path(..., ge=1, le=MAX_ID, description="identifier returned when the item was published")
+
+def id_param():
+    """A fresh Annotated path-parameter type per service (FastAPI must not share one FieldInfo across apps)."""
+    return Annotated[int, Path(ge=1, le=MAX_ID, description="identifier returned when the item was published")]
+
 
 ID_RESOLUTION = (
     "The identifier names one published version; `version` selects a version of the same name: "

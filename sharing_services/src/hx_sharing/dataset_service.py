@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from . import zipstream
 from .app import COMMON_RESPONSES, create_app, digest_headers, new_object_key
 from .auth import ReadDataset, WriteDataset
-from .common_routes import ID_PATH, ID_RESOLUTION, check_text, keep_latest, not_found, resolve, safe_filename
+from .common_routes import ID_RESOLUTION, check_text, id_param, keep_latest, not_found, resolve, safe_filename
 from .db import Dataset
 from .logs import get_logger
 from .schemas import DatasetCatalog, DatasetFileInfo, DatasetResponse, DataType, Error
@@ -24,6 +24,7 @@ from .storage import ObjectStoreUnavailable, call, is_missing, is_unavailable
 from .uploads import abort_all, parse_json_field, receive_upload, require_fields
 
 log = get_logger("dataset")
+DatasetId = id_param()
 router = APIRouter(tags=["dataset"])
 
 DATA_TYPES = [d.value for d in DataType]
@@ -278,7 +279,7 @@ def _zip_stream(store, d: Dataset, first_body) -> Iterator[bytes]:
 async def download_dataset(
     request: Request,
     principal: ReadDataset,
-    dataset_id: int = ID_PATH,
+    dataset_id: DatasetId,
     version: str = Query("latest", max_length=128),
 ):
     state = request.app.state
@@ -306,7 +307,7 @@ async def download_dataset(
 def dataset_data(
     request: Request,
     principal: ReadDataset,
-    dataset_id: int = ID_PATH,
+    dataset_id: DatasetId,
     version: str = Query("latest", max_length=128),
 ) -> DatasetResponse:
     return to_response(_resolve(request.app.state.db, dataset_id, version))
@@ -322,7 +323,7 @@ def dataset_data(
 async def delete_dataset(
     request: Request,
     principal: WriteDataset,
-    dataset_id: int = ID_PATH,
+    dataset_id: DatasetId,
     version: str = Query(..., min_length=1, max_length=128),
 ) -> DatasetResponse:
     if version == "latest":

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .app import COMMON_RESPONSES, create_app, digest_headers, new_object_key
 from .auth import ReadModel, WriteModel
-from .common_routes import ID_PATH, ID_RESOLUTION, check_text, keep_latest, not_found, resolve, safe_filename
+from .common_routes import ID_RESOLUTION, check_text, id_param, keep_latest, not_found, resolve, safe_filename
 from .db import Model, ModelStatusEvent, utcnow
 from .logs import get_logger
 from .schemas import Error, ModelCatalog, ModelResponse, ModelStatus, StatusChange, StatusEvent, StatusHistory
@@ -21,6 +21,7 @@ from .storage import call, is_missing
 from .uploads import abort_all, parse_json_field, receive_upload, require_fields
 
 log = get_logger("model")
+ModelId = id_param()
 router = APIRouter(tags=["model"])
 
 STATUSES = [s.value for s in ModelStatus]
@@ -242,7 +243,7 @@ def model_catalog(
 async def download_model(
     request: Request,
     principal: ReadModel,
-    model_id: int = ID_PATH,
+    model_id: ModelId,
     version: str = Query("latest", max_length=128),
 ):
     state = request.app.state
@@ -276,7 +277,7 @@ def _resolve(db, model_id: int, version: str | None) -> Model:
 def model_data(
     request: Request,
     principal: ReadModel,
-    model_id: int = ID_PATH,
+    model_id: ModelId,
     version: str = Query("latest", max_length=128),
 ) -> ModelResponse:
     return to_response(_resolve(request.app.state.db, model_id, version))
@@ -292,7 +293,7 @@ def model_data(
 async def delete_model(
     request: Request,
     principal: WriteModel,
-    model_id: int = ID_PATH,
+    model_id: ModelId,
     version: str = Query(..., min_length=1, max_length=128),
 ) -> ModelResponse:
     if version == "latest":
@@ -333,8 +334,8 @@ def _delete(state, model_id: int, version: str) -> Model:
 def change_status(
     request: Request,
     principal: WriteModel,
+    model_id: ModelId,
     change: Annotated[StatusChange, Body()],
-    model_id: int = ID_PATH,
 ) -> ModelResponse:
     with request.app.state.db.session() as s:
         row = s.get(Model, model_id, with_for_update=True)
@@ -371,7 +372,7 @@ def change_status(
 def status_history(
     request: Request,
     principal: ReadModel,
-    model_id: int = ID_PATH,
+    model_id: ModelId,
 ) -> StatusHistory:
     with request.app.state.db.session() as s:
         row = s.get(Model, model_id)
