@@ -278,29 +278,31 @@ def _local(module):
     if not p['python'] and not executable:
         executable = module.get_bin_path('hx-stage', required=True)
     env = st.local_env(p['env'], secret_env)
-    plan_cmd = st.local_command(p['stage'], p['args'], executable, p['python'], p['runs_dir'], p['domain'],
-                                p['force'], plan=True)
-    rc, plan, err = st.run_local(module.run_command, plan_cmd, env)
-    if rc != 0 or plan.get('failed'):
-        module.fail_json(msg='stage %s: %s' % (p['stage'], plan.get('error', err)), report=plan, cmd=plan_cmd,
-                         changed=False)
-    result = {'run_key': plan['run_key'], 'would_run': plan['would_run'],
-              'diff': {'before': {'run_key': plan['run_key'], 'complete': not plan['would_run']},
-                       'after': {'run_key': plan['run_key'], 'complete': True}}}
-    if module.check_mode:
-        stored = plan.get('stored_report') or {}
-        if stored.get('energy'):
-            result['energy'] = stored['energy']
-        module.exit_json(changed=plan['changed'], report=plan, cmd=plan_cmd, **result)
-    cmd = st.local_command(p['stage'], p['args'], executable, p['python'], p['runs_dir'], p['domain'], p['force'])
+    cmd = st.local_command(p['stage'], p['args'], executable, p['python'], p['runs_dir'], p['domain'], p['force'],
+                           plan=module.check_mode)
     rc, report, err = st.run_local(module.run_command, cmd, env)
-    result.update(report=report, cmd=cmd, energy=report.get('energy'))
     if report.get('failed') or rc not in (0, st.EXIT_GATE_FAILED):
-        module.fail_json(msg='stage %s failed: %s' % (p['stage'], report.get('error', err)), changed=False, **result)
-    if rc == st.EXIT_GATE_FAILED and p['fail_on_gate']:
-        module.fail_json(msg='stage %s check failed: %s' % (p['stage'], st.gate_message(report)),
-                         changed=bool(report.get('changed')), **result)
-    module.exit_json(changed=bool(report.get('changed')), **result)
+        module.fail_json(msg='stage %s failed: %s' % (p['stage'], report.get('error', err)), changed=False,
+                         report=report, cmd=cmd)
+    if module.check_mode:
+        # the plan: run key, whether the stage would run, and the stored report if the run exists
+        would_run = bool(report['would_run'])
+        stored = report.get('stored_report') or {}
+        complete_before = not would_run
+    else:
+        would_run = not report.get('cached', False)
+        stored = report
+        complete_before = bool(report.get('cached'))
+    result = {'run_key': report['run_key'], 'would_run': would_run, 'report': report, 'cmd': cmd,
+              'diff': {'before': {'run_key': report['run_key'], 'complete': complete_before},
+                       'after': {'run_key': report['run_key'], 'complete': True}}}
+    if stored.get('energy'):
+        result['energy'] = stored['energy']
+    changed = bool(report.get('changed'))
+    if not module.check_mode and rc == st.EXIT_GATE_FAILED and p['fail_on_gate']:
+        module.fail_json(msg='stage %s check failed: %s' % (p['stage'], st.gate_message(report)), changed=changed,
+                         **result)
+    module.exit_json(changed=changed, **result)
 
 
 def _job(module):
