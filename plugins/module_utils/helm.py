@@ -429,7 +429,9 @@ class ComponentManager(object):
         }
 
     def desired_values(self, spec):
-        return normalize(merge_values(load_values_files(spec.get('values_files')), spec.get('values')))
+        # secret_values (no_log in the modules) are merged last: same file, redacted in diffs
+        merged = merge_values(load_values_files(spec.get('values_files')), spec.get('values'))
+        return normalize(deep_merge(merged, spec.get('secret_values') or {}))
 
     def render(self, spec, values_file, commands):
         cmd = cmd_template(self.helm, spec['release'], spec['chart_path'], spec['namespace'], values_file)

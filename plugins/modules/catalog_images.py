@@ -127,7 +127,9 @@ def main():
             if catalog.chart_metadata(charts, name) is None:
                 module.warn("module '%s' has no chart in %s; skipped" % (name, charts))
                 continue
-            user = hx_helm.merge_values(hx_helm.load_values_files(comp.get('values_files')), comp.get('values'))
+            user = hx_helm.deep_merge(
+                hx_helm.merge_values(hx_helm.load_values_files(comp.get('values_files')), comp.get('values')),
+                comp.get('secret_values') or {})
             images = None
             if manager is not None:
                 spec = {'name': name, 'release': comp.get('release') or catalog.default_release(name),

@@ -60,6 +60,13 @@ options:
       - Chart values, merged over O(values_files). Validated by the chart's C(values.schema.json).
     type: dict
     default: {}
+  secret_values:
+    description:
+      - Chart values holding secrets (passwords, tokens), deep-merged over O(values).
+      - Declared C(no_log) so they never show in output or logs; like every value they reach helm
+        only through a 0600 temporary file and are redacted in C(diff).
+    type: dict
+    default: {}
   values_files:
     description: Values files (on the managed node), merged in order before O(values).
     type: list
@@ -94,7 +101,7 @@ options:
         are installed first and waited for until Established.
     type: path
 notes:
-  - Secrets such as passwords may be given in O(values); prefer the charts' C(existingSecret) keys.
+  - Give passwords in O(secret_values) (or point the charts' C(existingSecret) keys at your own Secrets).
 seealso:
   - module: hx.mlops.component_info
   - module: hx.mlops.components
@@ -106,7 +113,7 @@ EXAMPLES = r'''
     name: postgres
     category: storage
     namespace: hx-mlops
-    values:
+    secret_values:
       auth:
         password: "{{ lookup('ansible.builtin.password', hx_credentials_dir + '/postgres', length=24) }}"
     context: hx-vendor
@@ -222,6 +229,7 @@ def main():
         category=dict(type='str', choices=list(catalog.CATEGORIES)),
         state=dict(type='str', default='present', choices=['present', 'absent']),
         values=dict(type='dict', default={}),
+        secret_values=dict(type='dict', default={}, no_log=True),
         values_files=dict(type='list', elements='path', default=[]),
         namespace=dict(type='str', default='hx-mlops'),
         release=dict(type='str'),
@@ -239,7 +247,7 @@ def main():
         module.fail_json(msg='manifests_dir is only valid for name=kubeflow_pipelines, not %s' % p['name'])
 
     manager = hx_helm.manager_from_module(module)
-    spec = dict((k, p[k]) for k in ('name', 'category', 'state', 'values', 'values_files', 'namespace',
+    spec = dict((k, p[k]) for k in ('name', 'category', 'state', 'values', 'secret_values', 'values_files', 'namespace',
                                     'release', 'wait', 'timeout', 'atomic', 'manifests_dir'))
     try:
         result = manager.ensure(spec)

@@ -59,6 +59,10 @@ options:
         description: Chart values.
         type: dict
         default: {}
+      secret_values:
+        description: Values holding secrets, merged last; C(no_log).
+        type: dict
+        default: {}
       values_files:
         description: Values files merged before the values.
         type: list
@@ -109,11 +113,11 @@ EXAMPLES = r'''
   hx.mlops.components:
     context: hx-vendor
     components:
-      - {name: postgres, values: {auth: {password: "{{ pg_password }}"}}}
-      - {name: minio, values: {auth: {rootPassword: "{{ minio_password }}"}}}
+      - {name: postgres, secret_values: {auth: {password: "{{ pg_password }}"}}}
+      - {name: minio, secret_values: {auth: {rootPassword: "{{ minio_password }}"}}}
       - {name: mlflow}
       - {name: prometheus}
-      - {name: grafana, values: {auth: {adminPassword: "{{ grafana_password }}"}}}
+      - {name: grafana, secret_values: {auth: {adminPassword: "{{ grafana_password }}"}}}
 '''
 
 RETURN = r'''
@@ -151,6 +155,7 @@ def main():
         category=dict(type='str', choices=list(catalog.CATEGORIES)),
         state=dict(type='str', default='present', choices=['present', 'absent']),
         values=dict(type='dict', default={}),
+        secret_values=dict(type='dict', default={}, no_log=True),
         values_files=dict(type='list', elements='path', default=[]),
         namespace=dict(type='str'),
         release=dict(type='str'),

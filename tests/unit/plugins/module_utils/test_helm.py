@@ -373,3 +373,13 @@ def test_build_upstream_chart(tmp_path):
 def test_find_charts_path(tmp_path):
     assert h.find_charts_path(None, start=os.path.join(ROOT, "plugins")) == CHARTS
     assert h.find_charts_path("/x") == "/x"
+
+
+def test_secret_values_are_merged_last_and_never_on_argv():
+    fake = FakeHelm()
+    mgr = h.ComponentManager(fake, charts_dir=CHARTS, diff=True)
+    res = mgr.present({"name": "minio", "values": {"auth": {"rootUser": "u", "rootPassword": "public"}},
+                       "secret_values": {"auth": {"rootPassword": "hidden-pw"}}})
+    assert fake.releases["minio"]["config"] == {"auth": {"rootUser": "u", "rootPassword": "hidden-pw"}}
+    assert not any("hidden-pw" in arg for cmd in res["commands"] for arg in cmd)
+    assert "hidden-pw" not in res["diff"]["after"]
