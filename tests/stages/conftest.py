@@ -59,7 +59,3 @@ def aes_key(monkeypatch):
     key = os.urandom(32)
     monkeypatch.setenv("HX_STAGE_KEY", key.hex())
     return key
-
-
-def listing(directory):
-    return sorted(os.listdir(directory)) if os.path.isdir(directory) else []

@@ -2,9 +2,12 @@ import os
 import struct
 
 import pytest
-from conftest import listing
 from hx_stages import crypto
 from hx_stages.util import sha256_file
+
+
+def listing(directory):
+    return sorted(os.listdir(directory)) if os.path.isdir(directory) else []
 
 
 def _encrypt(run, src, tmp_path, chunk=4096):

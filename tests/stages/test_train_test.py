@@ -2,7 +2,10 @@ import json
 import os
 
 import pandas as pd
-from conftest import listing
+
+
+def listing(directory):
+    return sorted(os.listdir(directory)) if os.path.isdir(directory) else []
 
 
 def _train(run, datasets, tmp_path, *extra):
