@@ -74,11 +74,47 @@ enable_binfmt() {
     || log "warning: qemu-aarch64 registered without the F flag; containers need the interpreter inside"
 }
 
+# --- image architecture --------------------------------------------------------------------
+# Older daemons (Debian's docker.io 20.10) ignore `docker import --platform` and label every
+# import with the host architecture; Molecule then asks for linux/arm64 and tries to pull.
+# Rewrite the architecture in the image config locally: docker save -> edit -> docker load.
+fix_arch() {
+  local tag=$1 arch=$2 have
+  have=$(docker image inspect --format '{{.Architecture}}' "$tag")
+  [ "$have" = "$arch" ] && return 0
+  log "$tag: labelled $have by the daemon; relabelling as $arch"
+  local tmp; tmp=$(mktemp -d)
+  docker save "$tag" | tar -C "$tmp" -x
+  python3 - "$tmp" "$arch" <<'PY'
+import hashlib, json, os, sys
+d, arch = sys.argv[1], sys.argv[2]
+manifest = json.load(open(os.path.join(d, "manifest.json")))
+old = manifest[0]["Config"]
+cfg = json.load(open(os.path.join(d, old)))
+cfg["architecture"] = arch
+if arch == "arm64":
+    cfg["variant"] = "v8"
+data = json.dumps(cfg, separators=(",", ":")).encode()
+new = hashlib.sha256(data).hexdigest() + ".json"
+open(os.path.join(d, new), "wb").write(data)
+if new != old:
+    os.remove(os.path.join(d, old))
+manifest[0]["Config"] = new
+json.dump(manifest, open(os.path.join(d, "manifest.json"), "w"))
+PY
+  docker image rm "$tag" >/dev/null
+  tar -C "$tmp" -c . | docker load >/dev/null
+  rm -rf "$tmp"
+  have=$(docker image inspect --format '{{.Architecture}}' "$tag")
+  [ "$have" = "$arch" ] || die "$tag is still labelled $have after relabelling"
+}
+
 # --- build ---------------------------------------------------------------------------------
 build() {
   local arch=$1 tag="$REPO:$SUITE-$1"
   if [ -z "${HX_IMAGES_FORCE:-}" ] && docker image inspect "$tag" >/dev/null 2>&1; then
     log "$tag exists; skipping (HX_IMAGES_FORCE=1 rebuilds)"
+    fix_arch "$tag" "$arch"
     return
   fi
   local extra_var="EXTRA_PACKAGES_$arch"
@@ -112,6 +148,7 @@ build() {
         --message "hx-mlops $SUITE $arch base image (debootstrap $(date -u +%F))" \
         - "$tag" >/dev/null
   rm -rf "$root"
+  fix_arch "$tag" "$arch"
   log "$tag: built ($(docker image inspect --format '{{.Architecture}} {{.Size}} bytes' "$tag"))"
 }
 
