@@ -55,7 +55,7 @@ class RssSampler(threading.Thread):
         super().__init__(daemon=True)
         self.pid = pid
         self.peak_rss_kb = 0
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def _status(self) -> dict[str, int]:
         out = {}
@@ -66,7 +66,7 @@ class RssSampler(threading.Thread):
         return out
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
                 self.peak_rss_kb = max(self.peak_rss_kb, self._status()["VmRSS"])
             except (OSError, KeyError):
@@ -77,7 +77,7 @@ class RssSampler(threading.Thread):
         return self._status()["VmHWM"]
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
 
 
 def make_file(path: Path, size: int) -> None:

@@ -6,6 +6,7 @@ salted slow hash buys nothing for >= 192-bit random secrets and would cost every
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import threading
@@ -89,19 +90,17 @@ class TokenCache:
             self._data[key] = (time.monotonic() + self.ttl, value)
 
 
-def _lookup(request: Request, token_hash: str) -> Principal | None:
-    state = request.app.state
-    found, principal = state.token_cache.get(token_hash)
-    if found:
-        return principal
-    with state.db.session() as s:
+def _query(state, token_hash: str) -> Principal | None:
+    def q(s):
         row = s.scalar(select(Client).where(Client.token_hash == token_hash, Client.revoked_at.is_(None)))
-        principal = Principal(row.name, row.scope_set) if row else None
+        return Principal(row.name, row.scope_set) if row else None
+
+    principal = state.db.read(q)
     state.token_cache.put(token_hash, principal)
     return principal
 
 
-def authenticate(
+async def authenticate(
     security_scopes: SecurityScopes,
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
@@ -115,7 +114,10 @@ def authenticate(
             "missing bearer token",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    principal = _lookup(request, hash_token(credentials.credentials))
+    token_hash = hash_token(credentials.credentials)
+    found, principal = request.app.state.token_cache.get(token_hash)
+    if not found:  # the database only on a cache miss, off the event loop
+        principal = await asyncio.to_thread(_query, request.app.state, token_hash)
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

@@ -40,8 +40,24 @@ def _db():
     return Database(get_settings())
 
 
+def _tune_malloc() -> None:
+    """Keep RSS flat under streaming: fixed mmap threshold (big part buffers go back to the OS
+    when freed instead of raising glibc's dynamic threshold) and few malloc arenas for threads."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        m_mmap_threshold, m_arena_max = -3, -8
+        libc.mallopt(m_mmap_threshold, 1024 * 1024)
+        libc.mallopt(m_arena_max, 2)
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        pass
+
+
 def _serve(service: str, host: str | None, port: int | None, workers: int) -> None:
     import uvicorn
+
+    _tune_malloc()
 
     from .logs import setup_logging
 

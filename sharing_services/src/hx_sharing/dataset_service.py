@@ -236,8 +236,7 @@ def dataset_catalog(
         q = q.where(Dataset.version == version)
     if version != "latest":
         q = q.offset(offset).limit(limit)
-    with request.app.state.db.session() as s:
-        rows = list(s.scalars(q))
+    rows = request.app.state.db.read(lambda s: list(s.scalars(q)))
     if version == "latest":
         rows = keep_latest(rows)[offset:][:limit]
     return Response(
@@ -246,8 +245,7 @@ def dataset_catalog(
 
 
 def _resolve(db, dataset_id: int, version: str | None) -> Dataset:
-    with db.session() as s:
-        return resolve(s, Dataset, dataset_id, version, "dataset")
+    return db.read(lambda s: resolve(s, Dataset, dataset_id, version, "dataset"))
 
 
 def _zip_stream(store, d: Dataset, first_body) -> Iterator[bytes]:

@@ -215,8 +215,7 @@ def model_catalog(
         q = q.where(Model.version == version)
     if version != "latest":
         q = q.offset(offset).limit(limit)
-    with request.app.state.db.session() as s:
-        rows = list(s.scalars(q))
+    rows = request.app.state.db.read(lambda s: list(s.scalars(q)))
     if version == "latest":
         rows = keep_latest(rows)[offset:][:limit]
     # Serialised once here; returning a Response skips FastAPI's second validation pass.
@@ -263,8 +262,7 @@ async def download_model(
 
 
 def _resolve(db, model_id: int, version: str | None) -> Model:
-    with db.session() as s:
-        return resolve(s, Model, model_id, version, "model")
+    return db.read(lambda s: resolve(s, Model, model_id, version, "model"))
 
 
 @router.get(

@@ -37,7 +37,7 @@ class Settings(BaseSettings):
 
     # Transfers
     max_upload_bytes: int = Field(10 * 1024 * MiB, ge=1, description="per upload, all files together")
-    part_size: int = Field(16 * MiB, ge=5 * MiB, description="S3 multipart part size")
+    part_size: int = Field(8 * MiB, ge=5 * MiB, description="S3 multipart part size")
     upload_concurrency: int = Field(2, ge=1, le=16, description="parts in flight per upload")
     download_chunk_size: int = Field(1 * MiB, ge=64 * 1024)
 

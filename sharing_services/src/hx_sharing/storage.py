@@ -122,8 +122,7 @@ class MultipartWriter:
         self.key = key
         self.part_size = store.settings.part_size
         self.concurrency = store.settings.upload_concurrency
-        self._buf: list[bytes] = []
-        self._buffered = 0
+        self._buf = bytearray()
         self.size = 0
         self._sha = hashlib.sha256()
         self._crc = 0
@@ -148,14 +147,12 @@ class MultipartWriter:
         self._sha.update(data)
         self._crc = zlib.crc32(data, self._crc)
         self.size += len(data)
-        self._buf.append(data)
-        self._buffered += len(data)
-        if self._buffered >= self.part_size:
+        self._buf += data
+        if len(self._buf) >= self.part_size:
             await self._flush_part()
 
     async def _flush_part(self) -> None:
-        body = b"".join(self._buf)
-        self._buf, self._buffered = [], 0
+        body, self._buf = self._buf, bytearray()  # hand the buffer over: no copy
         if self._upload_id is None:
             resp = await asyncio.to_thread(
                 self.store.s3.create_multipart_upload, Bucket=self.store.bucket, Key=self.key
@@ -168,7 +165,7 @@ class MultipartWriter:
         task = asyncio.create_task(self._upload_part(number, body))
         self._in_flight.append(task)
 
-    async def _upload_part(self, number: int, body: bytes) -> None:
+    async def _upload_part(self, number: int, body: bytearray) -> None:
         resp = await asyncio.to_thread(
             self.store.s3.upload_part,
             Bucket=self.store.bucket,
@@ -182,11 +179,10 @@ class MultipartWriter:
     async def close(self) -> WriteResult:
         s3, bucket = self.store.s3, self.store.bucket
         if self._upload_id is None:
-            body = b"".join(self._buf)
-            self._buf, self._buffered = [], 0
-            await asyncio.to_thread(s3.put_object, Bucket=bucket, Key=self.key, Body=body)
+            body, self._buf = self._buf, bytearray()
+            await asyncio.to_thread(s3.put_object, Bucket=bucket, Key=self.key, Body=bytes(body))
         else:
-            if self._buffered:
+            if self._buf:
                 await self._flush_part()
             while self._in_flight:
                 await self._in_flight.pop(0)
@@ -204,7 +200,7 @@ class MultipartWriter:
 
     async def abort(self) -> None:
         """Drop everything written so far; safe to call more than once and after close()."""
-        self._buf, self._buffered = [], 0
+        self._buf = bytearray()
         # Let parts already handed to threads finish (or fail) before aborting the upload.
         for task in self._in_flight:
             try:
