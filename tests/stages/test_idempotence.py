@@ -71,3 +71,60 @@ def test_incomplete_run_dir_is_not_trusted(run, datasets, tmp_path):
     code, second = run("datagen", "--rows", 50)
     assert second["changed"] is True and second["started_at"] != first["started_at"]
     assert os.path.isfile(os.path.join(second["run_dir"], "COMPLETE"))
+
+
+def _cli(*args, runs):
+    import sys
+    return [sys.executable, "-m", "hx_stages", *map(str, args), "--runs-dir", str(runs)]
+
+
+def test_plan_predicts_without_writing(run, datasets, tmp_path):
+    code, plan = run("validate", "-i", datasets["holdout"], "--schema", "builtin:telco-kpi", "--plan")
+    assert code == 0 and plan["plan"] is True and plan["would_run"] is True and plan["changed"] is True
+    assert run.run_dirs() == ([], [])
+    code, rep = run("validate", "-i", datasets["holdout"], "--schema", "builtin:telco-kpi")
+    assert rep["run_key"] == plan["run_key"]
+    code, plan = run("validate", "-i", datasets["holdout"], "--schema", "builtin:telco-kpi", "--plan")
+    assert plan["would_run"] is False and plan["changed"] is False and plan["stored_report"]["passed"] is True
+
+
+def test_concurrent_runs_of_one_key_compute_once(datasets, tmp_path):
+    import json
+    import subprocess
+
+    runs = tmp_path / "runs"
+    cmd = _cli("train", "-i", datasets["train"], runs=runs)
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for _ in range(2)]
+    reports = [json.loads(p.communicate(timeout=300)[0].strip().splitlines()[-1]) for p in procs]
+    assert sorted(r["cached"] for r in reports) == [False, True]
+    assert reports[0]["run_key"] == reports[1]["run_key"] and reports[0]["started_at"] == reports[1]["started_at"]
+
+
+def test_killed_run_leaves_nothing_and_is_cleaned_up(datasets, tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    runs = tmp_path / "runs"
+    out = tmp_path / "out"
+    cmd = _cli("train", "-i", datasets["train"], "--model", "random_forest", "--param", "n_estimators=80",
+               "--output", str(out) + "/", runs=runs)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(".partial-" in n for n in (os.listdir(runs) if runs.exists() else [])):
+        time.sleep(0.05)
+    time.sleep(0.2)
+    assert proc.poll() is None, "the stage finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    names = os.listdir(runs)
+    assert [n for n in names if not n.startswith(".")] == []  # no complete run
+    assert [n for n in names if ".partial-" in n]  # only the hidden staging directory
+    assert not out.exists() or os.listdir(out) == []
+    # the next run of the same key removes the leftover and completes
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+    assert proc.returncode == 0
+    names = os.listdir(runs)
+    assert not [n for n in names if ".partial-" in n]
+    assert len([n for n in names if n.startswith("train-")]) == 1
+    assert sorted(os.listdir(out)) == ["model.skops", "model.skops.meta.json"]

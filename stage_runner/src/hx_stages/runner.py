@@ -72,11 +72,11 @@ def _lock(runs_dir, key):
 
 
 @contextlib.contextmanager
-def _exclusive_output(path):
-    """Serialise writers of one --output path (different run keys may target the same file)."""
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, ".{}.lock".format(os.path.basename(path))), "a") as f:
+def _exclusive_output(runs_dir, path):
+    """Serialise writers of one --output path (different run keys may target the same file).
+    The lock file lives in the runs directory, so the output directory holds only outputs."""
+    digest = hashlib.sha256(os.path.abspath(path).encode()).hexdigest()[:24]
+    with open(os.path.join(runs_dir, ".lock-output-" + digest), "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
@@ -110,6 +110,7 @@ def run_stage(stage, func, inputs, params, *, secrets=None, runs_dir=None, domai
     run_dir = os.path.join(runs_dir, "{}-{}".format(stage, key))
 
     with _lock(runs_dir, key):
+        _remove_stale_partials(runs_dir, stage, key)
         report = None if force else load_complete_report(run_dir)
         if report is not None:
             LOG.info("run %s already complete in %s: not recomputed", key[:16], run_dir)
@@ -121,14 +122,28 @@ def run_stage(stage, func, inputs, params, *, secrets=None, runs_dir=None, domai
             report["metrics_exported"] = export_metrics(domain, stage, report["run_id"], report["energy"],
                                                         textfile_dir=metrics_dir, pushgateway=pushgateway)
     if output:
-        report["output"] = _place_output(report, output)
+        report["output"] = _place_output(report, output, runs_dir)
         if report["output"]["changed"]:
             report["changed"] = True
     return report
 
 
+def _partial_prefix(stage, key):
+    return ".{}-{}.partial-".format(stage, key)
+
+
+def _remove_stale_partials(runs_dir, stage, key):
+    """Staging directories of this key left by a killed process (we hold the key's lock, so no
+    live run owns them)."""
+    prefix = _partial_prefix(stage, key)
+    for name in os.listdir(runs_dir):
+        if name.startswith(prefix):
+            LOG.warning("removing %s left by an interrupted run", name)
+            shutil.rmtree(os.path.join(runs_dir, name), ignore_errors=True)
+
+
 def _compute(stage, func, inputs, digests, params, secrets, key, runs_dir, run_dir, domain, energy_options):
-    staging = tempfile.mkdtemp(prefix=".{}-{}.partial-".format(stage, key[:12]), dir=runs_dir)
+    staging = tempfile.mkdtemp(prefix=_partial_prefix(stage, key), dir=runs_dir)
     try:
         ctx = StageContext(stage, dict(inputs), params, secrets, staging)
         started = _now()
@@ -216,7 +231,7 @@ def primary_output(report):
     return None
 
 
-def _place_output(report, output):
+def _place_output(report, output, runs_dir):
     """Copy the primary artifact (and its .meta.json) to ``output`` atomically, unless identical."""
     art = primary_output(report)
     if art is None:
@@ -224,7 +239,8 @@ def _place_output(report, output):
     if os.path.isdir(output) or output.endswith(os.sep):
         output = os.path.join(output, art["name"])
     output = os.path.abspath(output)
-    with _exclusive_output(output):
+    os.makedirs(os.path.dirname(output), exist_ok=True)
+    with _exclusive_output(runs_dir, output):
         if os.path.isfile(output) and sha256_file(output) == art["sha256"]:
             changed = False
         else:
