@@ -23,9 +23,12 @@ DOMAIN = "mno-staging"
 CONTEXT = "hx-" + DOMAIN
 
 
-def write_inventory(tmp_path, hosts):
+def write_inventory(tmp_path, hosts, control_plane=None):
     path = tmp_path / "edge.yml"
-    path.write_text(yaml.safe_dump({"all": {"children": {"edge": {"hosts": hosts}}}}))
+    children = {"edge": {"hosts": hosts}}
+    if control_plane:
+        children["kube_control_plane"] = {"hosts": control_plane}
+    path.write_text(yaml.safe_dump({"all": {"children": children}}))
     return str(path)
 
 
@@ -93,6 +96,9 @@ def test_onboard_rerun_and_remove(board, kubectl):
 
 
 @pytest.mark.parametrize("case, hosts, message", [
+    ("microk8s without a control plane",
+     {"pi-x": {"ansible_host": "192.0.2.51", "hx_domain": "mno-prod", "hx_cluster_flavor": "microk8s"}},
+     "kube_control_plane, and that group is empty"),
     ("unknown flavor",
      {"pi-x": simulated_board(hx_cluster_flavor="k3s")},
      "cluster flavor 'k3s' cannot take an edge board"),
@@ -110,8 +116,9 @@ def test_onboard_rerun_and_remove(board, kubectl):
      "is listed in domain"),
 ])
 def test_bad_input_fails_early(tmp_path, case, hosts, message):
-    inv = write_inventory(tmp_path, hosts)
-    proc = playbook("playbooks/edge.yml", "-i", inv, check=False)
+    cp = None if case == "microk8s without a control plane" else {"cp-1": {"ansible_host": "192.0.2.10"}}
+    inv = write_inventory(tmp_path, hosts, control_plane=cp)
+    proc = playbook("playbooks/edge.yml", "-i", inv, "--limit", "edge", check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, case
     assert message in " ".join(out.split()), out[-3000:]
