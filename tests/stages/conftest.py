@@ -2,9 +2,22 @@
 
 import json
 import os
+import sys
 
 import pytest
-from hx_stages import cli
+
+# Use the working tree's hx_stages even where it is not installed (the editable install is still
+# what provides the hx-stage entry point), here and in the stage processes the tests start.
+SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "stage_runner", "src"))
+if SRC not in sys.path:
+    sys.path.insert(0, SRC)
+
+from hx_stages import cli  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _stage_pythonpath(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p))
 
 
 class Runner:

@@ -16,15 +16,14 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "collections"))
+# the module runs `python -m hx_stages`: use the working tree's package even if not installed
+SRC = os.path.join(ROOT, "stage_runner", "src")
 
 from ansible.module_utils import basic  # noqa: E402
 from ansible.module_utils.testing import patch_module_args  # noqa: E402
 from ansible_collections.hx.mlops.plugins.module_utils import stage as st  # noqa: E402
 from ansible_collections.hx.mlops.plugins.modules import stage as stage_module  # noqa: E402
 from ansible_collections.hx.mlops.plugins.modules import stage_info as stage_info_module  # noqa: E402
-
-pytest.importorskip("hx_stages")
-
 
 # --- pure logic ---------------------------------------------------------------------------------
 
@@ -130,7 +129,8 @@ def run_module(monkeypatch, module, args, check_mode=False):
 
 
 @pytest.fixture
-def base(tmp_path):
+def base(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p))
     return {"python": sys.executable, "runs_dir": str(tmp_path / "runs"), "domain": "vendor"}
 
 
