@@ -26,12 +26,8 @@ import signal
 import subprocess
 import time
 
-try:
-    from urllib.request import urlopen
-    from urllib.error import URLError
-except ImportError:  # pragma: no cover - Python 2 is not supported
-    urlopen = None
-    URLError = Exception
+from ansible.module_utils.six.moves.urllib.error import URLError
+from ansible.module_utils.urls import open_url
 
 
 def spec_digest(argv, env, cwd, extra=""):
@@ -151,7 +147,7 @@ def wait_healthy(url, timeout, alive, expect_status=(200,)):
         if not alive():
             return "the process exited before %s answered (%s)" % (url, last)
         try:
-            resp = urlopen(url, timeout=2)
+            resp = open_url(url, timeout=2)
             if resp.getcode() in expect_status:
                 return None
             last = "HTTP %d" % resp.getcode()

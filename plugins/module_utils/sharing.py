@@ -246,8 +246,8 @@ def plan(kind, source, target, name, version, status=None):
     if _identity(kind, dst) != _identity(kind, src):
         raise DigestMismatch(
             "%s already holds %s %s %s with different content (%s) than %s (%s); versions are immutable, "
-            "publish a new version instead" % (target.name, kind, name, src["version"], _identity(kind, dst),
-                                                source.name, _identity(kind, src)))
+            "publish a new version instead"
+            % (target.name, kind, name, src["version"], _identity(kind, dst), source.name, _identity(kind, src)))
     if kind == "model" and status and dst["status"] != status:
         return {"action": "set_status", "source": src, "target": dst}
     return {"action": "none", "source": src, "target": dst}

@@ -20,7 +20,9 @@ description:
   - Idempotent; the target already holding the same version with the same digest is not a change.
     The target holding that version with other content is an error (versions are immutable).
 author:
-  - HX-MLOps contributors
+  - HX-MLOps contributors (@hx-mlops)
+extends_documentation_fragment:
+  - hx.mlops.attributes
 options:
   name:
     description: Name of the dataset.

@@ -20,7 +20,9 @@ description:
   - C(changed) comes from the cluster's state on disk and its running processes, compared
     with O(state), and from a comparison of the kubeconfig file with the wanted one.
 author:
-  - HX-MLOps contributors
+  - HX-MLOps contributors (@hx-mlops)
+extends_documentation_fragment:
+  - hx.mlops.attributes
 options:
   name:
     description: Cluster name (also the kwokctl cluster name).

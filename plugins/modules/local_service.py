@@ -21,7 +21,9 @@ description:
   - The process is restarted when its argument list, environment, working directory or
     O(config_digest) differ from those it was started with; otherwise nothing changes.
 author:
-  - HX-MLOps contributors
+  - HX-MLOps contributors (@hx-mlops)
+extends_documentation_fragment:
+  - hx.mlops.attributes
 options:
   name:
     description: Name of the service; its state and log files are named after it.

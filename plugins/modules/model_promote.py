@@ -22,7 +22,9 @@ description:
   - With O(status), the target version's status is set too (for example V(production)), and the
     change is recorded by the target API with the caller and the time.
 author:
-  - HX-MLOps contributors
+  - HX-MLOps contributors (@hx-mlops)
+extends_documentation_fragment:
+  - hx.mlops.attributes
 options:
   name:
     description: Name of the model.

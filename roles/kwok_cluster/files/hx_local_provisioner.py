@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: HX-MLOps contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A small dynamic PV provisioner for the local (kwok) flavor.

@@ -19,7 +19,11 @@ def test_spec_digest_changes_with_env_and_argv():
 
 def test_start_records_state_and_stop_kills_the_process_group(tmp_path):
     svc = LocalService("sleeper", str(tmp_path))
-    argv = [sys.executable, "-c", "import subprocess,sys,time; subprocess.Popen([sys.executable,'-c','import time; time.sleep(60)']); print('up', flush=True); time.sleep(60)"]
+    # a parent that starts a child: stop() must end the whole process group
+    script = ("import subprocess, sys, time; "
+              "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+              "print('up', flush=True); time.sleep(60)")
+    argv = [sys.executable, "-c", script]
     proc, state = svc.start(argv, {"X": "1"}, str(tmp_path), "d1")
     assert svc.running()["pid"] == proc.pid
     assert oct((tmp_path / "sleeper.json").stat().st_mode & 0o777) == "0o600"
@@ -36,7 +40,8 @@ def test_start_records_state_and_stop_kills_the_process_group(tmp_path):
 
 def test_a_reused_pid_is_not_mistaken_for_the_service(tmp_path):
     svc = LocalService("ghost", str(tmp_path))
-    import json, os
+    import json
+    import os
     # our own pid, but a start time that is not ours: the service is not running
     (tmp_path / "ghost.json").write_text(json.dumps({"pid": os.getpid(), "start_time": _proc_start_time(os.getpid()) + 1}))
     assert svc.running() is None
