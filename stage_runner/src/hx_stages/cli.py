@@ -192,7 +192,7 @@ def prepare(args):
         gates = stages.parse_gates(args.min, args.max)
         if not gates:
             raise InputError("give at least one threshold: --min r2=0.7 and/or --max mae=VALUE")
-        return st, stages.test_stage, inputs, {"gates": gates, "allow_pickle": args.allow_pickle}, secrets
+        return st, stages.evaluate_stage, inputs, {"gates": gates, "allow_pickle": args.allow_pickle}, secrets
     raise InputError("unknown stage {}".format(st))
 
 

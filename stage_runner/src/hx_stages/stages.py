@@ -333,7 +333,7 @@ def parse_gates(mins, maxs):
     return gates
 
 
-def test_stage(ctx):
+def evaluate_stage(ctx):
     from . import models
 
     p = ctx.params
