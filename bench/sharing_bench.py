@@ -80,6 +80,12 @@ class RssSampler(threading.Thread):
         self._halt.set()
 
 
+def cpu_seconds(pid: int) -> float:
+    """user + system CPU time of a process: a load-independent cost next to the wall-clock numbers."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def make_file(path: Path, size: int) -> None:
     block = os.urandom(4 * MiB)
     with open(path, "wb") as f:
@@ -233,6 +239,7 @@ def main() -> int:
         s3.delete_object(Bucket="bench-direct", Key="model.bin")
 
         with SharingClient(url, token, timeout=600) as c:
+            cpu0 = cpu_seconds(proc.pid)
             t = time.perf_counter()
             meta = c.upload_model(
                 src,
@@ -245,7 +252,9 @@ def main() -> int:
                 tag="bench",
             )
             api_up = time.perf_counter() - t
+            cpu1 = cpu_seconds(proc.pid)
             api_down = timed(c.download_model, meta["modelIdentifier"], work / "api.out")
+            cpu2 = cpu_seconds(proc.pid)
         (work / "api.out").unlink()
         sampler.stop()
         sampler.join()
@@ -264,6 +273,11 @@ def main() -> int:
             f"download  direct boto3 {mbps(direct_down):8.1f} MiB/s   API {mbps(api_down):8.1f} MiB/s   "
             f"ratio {direct_down / api_down:5.2f} (target >= 0.80)"
         )
+        gib = size / (1024 * MiB)
+        print(
+            f"service CPU per GiB: upload {(cpu1 - cpu0) / gib:5.2f} s, download {(cpu2 - cpu1) / gib:5.2f} s "
+            f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs: wall-clock numbers are shared-machine)"
+        )
         both_direct, both_api = direct_up + direct_down, api_up + api_down
         print(f"round trip ratio {both_direct / both_api:5.2f} (target >= 0.80)")
         print(f"== service memory (workers={WORKERS}, pid {proc.pid}) ==")
@@ -276,13 +290,16 @@ def main() -> int:
 
         log(f"seeding {ENTRIES} catalog entries")
         names = seed_catalog(db_url, ENTRIES)
+        cpu3 = cpu_seconds(proc.pid)
         lat, wall = asyncio.run(catalog_load(url, token, names))
+        cpu_ms = (cpu_seconds(proc.pid) - cpu3) / (len(lat) + CLIENTS) * 1000
         p50, p99 = pct(lat, 50) * 1000, pct(lat, 99) * 1000
         print(f"== catalog: {ENTRIES} entries, {CLIENTS} concurrent clients, {len(lat)} requests ==")
         print(
             f"p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   mean {statistics.mean(lat) * 1000:7.1f} ms   "
             f"throughput {len(lat) / wall:7.1f} req/s   p99 vs target 50 ms: ratio {p99 / 50:5.2f}"
         )
+        print(f"service CPU {cpu_ms:.2f} ms per catalog request")
         return 0
     finally:
         if proc is not None and proc.poll() is None:

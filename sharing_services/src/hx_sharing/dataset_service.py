@@ -127,7 +127,7 @@ async def add_dataset(request: Request, principal: WriteDataset) -> DatasetRespo
 
     async def open_sink(field: str):
         entry = FILES[field]
-        return _ZipHashingSink(state.store.writer(f"{prefix}/{entry}"), entry, zip_sha)
+        return _ZipHashingSink(state.store.writer(f"{prefix}/{entry}", crc32=True), entry, zip_sha)
 
     form = await receive_upload(request, set(FILES), open_sink, settings.max_upload_bytes)
     sinks = list(form.files.values())
@@ -248,13 +248,13 @@ def _resolve(db, dataset_id: int, version: str | None) -> Dataset:
     return db.read(lambda s: resolve(s, Dataset, dataset_id, version, "dataset"))
 
 
-def _zip_stream(store, d: Dataset, first_body) -> Iterator[bytes]:
+def _zip_stream(store, d: Dataset, heads: dict[str, tuple[int, str]]) -> Iterator[bytes]:
     keys = {"dataset": d.dataset_key, "dataModel": d.data_model_key}
     entries = _entries(d)
-    for i, e in enumerate(entries):
+    for e in entries:
         yield zipstream.local_header(e.name)
-        body = first_body if i == 0 else store.open(keys[e.name])
-        yield from store.iter_object(keys[e.name], body)
+        size, etag = heads[e.name]
+        yield from store.iter_ranges(keys[e.name], size, etag)
         yield zipstream.data_descriptor(e)
     yield zipstream.central_directory(entries)
 
@@ -282,17 +282,21 @@ async def download_dataset(
 ):
     state = request.app.state
     row = await asyncio.to_thread(_resolve, state.db, dataset_id, version)
-    first = _entries(row)[0].name
-    first_key = row.dataset_key if first == "dataset" else row.data_model_key
     try:
-        body = await call(state.store.open, first_key)
+        heads = {
+            "dataset": await call(state.store.head, row.dataset_key),
+            "dataModel": await call(state.store.head, row.data_model_key),
+        }
     except Exception as exc:
         if is_missing(exc):
             raise not_found("dataset file") from exc
         raise
+    if (heads["dataset"][0], heads["dataModel"][0]) != (row.dataset_size, row.data_model_size):
+        log.error("dataset files differ in size from their record", extra={"id": row.id})
+        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, "stored dataset files do not match their record")
     headers = digest_headers(row.sha256, row.zip_size)
     headers["Content-Disposition"] = f'attachment; filename="{safe_filename(row.name, row.version)}_files.zip"'
-    return StreamingResponse(_zip_stream(state.store, row, body), media_type="application/zip", headers=headers)
+    return StreamingResponse(_zip_stream(state.store, row, heads), media_type="application/zip", headers=headers)
 
 
 @router.get(

@@ -248,16 +248,20 @@ async def download_model(
     state = request.app.state
     row = await asyncio.to_thread(_resolve, state.db, model_id, version)
     try:
-        body = await call(state.store.open, row.object_key)
+        size, etag = await call(state.store.head, row.object_key)
     except Exception as exc:
         if is_missing(exc):
             log.error("model file missing from the object store", extra={"id": row.id, "key": row.object_key})
             raise not_found("model file") from exc
         raise
-    headers = digest_headers(row.sha256, row.size_bytes)
+    if size != row.size_bytes:
+        log.error("model file size differs from its record", extra={"id": row.id, "stored": size})
+    # The length actually stored, with the digest recorded at publication: a client that checks the
+    # digest (hx_sharing.client does) detects an object altered behind the service's back.
+    headers = digest_headers(row.sha256, size)
     headers["Content-Disposition"] = f'attachment; filename="{safe_filename(row.name, row.version)}"'
     return StreamingResponse(
-        state.store.iter_object(row.object_key, body), media_type="application/octet-stream", headers=headers
+        state.store.iter_ranges(row.object_key, size, etag), media_type="application/octet-stream", headers=headers
     )
 
 

@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     s3_connect_timeout: float = Field(3.0, gt=0)
     s3_read_timeout: float = Field(30.0, gt=0)
     s3_max_attempts: int = Field(3, ge=1)
+    # SigV4-sign request bodies (botocore does it by default on plain http). Off by default: it hashes
+    # every byte once more, and the service's own SHA-256, checked by clients on download, already
+    # covers the artifact end to end.
+    s3_sign_payload: bool = False
     model_bucket: str = "modelsharing-registry"
     dataset_bucket: str = "datasetsharing-registry"
     create_buckets: bool = True
@@ -40,6 +44,10 @@ class Settings(BaseSettings):
     part_size: int = Field(8 * MiB, ge=5 * MiB, description="S3 multipart part size")
     upload_concurrency: int = Field(2, ge=1, le=16, description="parts in flight per upload")
     download_chunk_size: int = Field(1 * MiB, ge=64 * 1024)
+    # Downloads larger than one range are fetched as ranged GETs, this many in flight (like boto3's
+    # own download_file), so one stream is not limited by one object-store connection.
+    download_range_size: int = Field(4 * MiB, ge=256 * 1024)
+    download_concurrency: int = Field(3, ge=1, le=16)
 
     # Serving
     host: str = "127.0.0.1"
