@@ -25,8 +25,8 @@ from ansible_collections.hx.mlops.plugins.module_utils import stage as st  # noq
 from ansible_collections.hx.mlops.plugins.modules import stage as stage_module  # noqa: E402
 from ansible_collections.hx.mlops.plugins.modules import stage_info as stage_info_module  # noqa: E402
 
-
 # --- pure logic ---------------------------------------------------------------------------------
+
 
 def test_local_command_is_an_exact_list():
     assert st.local_command("train", ["--input", "/d/a.csv"], python="/venv/bin/python", runs_dir="/r",
