@@ -180,7 +180,7 @@ async def add_dataset(request: Request, principal: WriteDataset) -> DatasetRespo
                 "versions are immutable, publish a new version",
             )
     else:
-        log.info("dataset published", extra={"name": stored.name, "version": stored.version, "size": stored.zip_size})
+        log.info("dataset published", extra={"artifact": stored.name, "version": stored.version, "size": stored.zip_size})
     return to_response(stored)
 
 
@@ -331,7 +331,7 @@ async def delete_dataset(
     if version == "latest":
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "name the version to delete; 'latest' is refused")
     row = await asyncio.to_thread(_delete, request.app.state, dataset_id, version)
-    log.info("dataset deleted", extra={"name": row.name, "version": row.version, "by": principal.name})
+    log.info("dataset deleted", extra={"artifact": row.name, "version": row.version, "by": principal.name})
     return to_response(row)
 
 

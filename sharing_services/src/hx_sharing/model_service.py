@@ -147,11 +147,11 @@ async def add_model(request: Request, principal: WriteModel) -> ModelResponse:
                 f"model {stored.name!r} version {stored.version!r} already exists with different content "
                 f"(sha256 {stored.sha256}); versions are immutable, publish a new version",
             )
-        log.info("duplicate publish ignored", extra={"name": stored.name, "version": stored.version})
+        log.info("duplicate publish ignored", extra={"artifact": stored.name, "version": stored.version})
     else:
         log.info(
             "model published",
-            extra={"name": stored.name, "version": stored.version, "size": stored.size_bytes, "sha256": stored.sha256},
+            extra={"artifact": stored.name, "version": stored.version, "size": stored.size_bytes, "sha256": stored.sha256},
         )
     return to_response(stored)
 
@@ -302,7 +302,7 @@ async def delete_model(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "name the version to delete; 'latest' is refused")
     state = request.app.state
     row = await asyncio.to_thread(_delete, state, model_id, version)
-    log.info("model deleted", extra={"name": row.name, "version": row.version, "by": principal.name})
+    log.info("model deleted", extra={"artifact": row.name, "version": row.version, "by": principal.name})
     return to_response(row)
 
 
@@ -360,7 +360,7 @@ def change_status(
             s.refresh(row)
             log.info(
                 "model status changed",
-                extra={"name": row.name, "version": row.version, "status": row.status, "by": principal.name},
+                extra={"artifact": row.name, "version": row.version, "status": row.status, "by": principal.name},
             )
         return to_response(row)
 
