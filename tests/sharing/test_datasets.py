@@ -19,7 +19,7 @@ def test_health(stack):
 
 
 def test_publish_and_download_zip(stack, unique):
-    ds, dm = os.urandom(9 * 1024 * 1024 + 7), b"{\"columns\": [\"date\", \"node_1\"]}"  # ranged reads
+    ds, dm = os.urandom(9 * 1024 * 1024 + 7), b'{"columns": ["date", "node_1"]}'  # ranged reads
     with stack.dataset_client() as c:
         r = publish_dataset(c, unique, "1.0.0", ds, dm)
         assert r.status_code == 200, r.text

@@ -180,7 +180,9 @@ async def add_dataset(request: Request, principal: WriteDataset) -> DatasetRespo
                 "versions are immutable, publish a new version",
             )
     else:
-        log.info("dataset published", extra={"artifact": stored.name, "version": stored.version, "size": stored.zip_size})
+        log.info(
+            "dataset published", extra={"artifact": stored.name, "version": stored.version, "size": stored.zip_size}
+        )
     return to_response(stored)
 
 

@@ -151,7 +151,12 @@ async def add_model(request: Request, principal: WriteModel) -> ModelResponse:
     else:
         log.info(
             "model published",
-            extra={"artifact": stored.name, "version": stored.version, "size": stored.size_bytes, "sha256": stored.sha256},
+            extra={
+                "artifact": stored.name,
+                "version": stored.version,
+                "size": stored.size_bytes,
+                "sha256": stored.sha256,
+            },
         )
     return to_response(stored)
 

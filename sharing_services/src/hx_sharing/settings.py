@@ -44,10 +44,11 @@ class Settings(BaseSettings):
     part_size: int = Field(8 * MiB, ge=5 * MiB, description="S3 multipart part size")
     upload_concurrency: int = Field(2, ge=1, le=16, description="parts in flight per upload")
     download_chunk_size: int = Field(1 * MiB, ge=64 * 1024)
-    # Downloads larger than one range are fetched as ranged GETs, this many in flight (like boto3's
-    # own download_file), so one stream is not limited by one object-store connection.
+    # With download_concurrency > 1, downloads larger than one range are fetched as that many ranged
+    # GETs in flight (like boto3's download_file), for stores where one connection is the limit.
+    # 1 (default): one streaming GET, the cheapest in CPU, which wins on a small shared machine.
     download_range_size: int = Field(4 * MiB, ge=256 * 1024)
-    download_concurrency: int = Field(3, ge=1, le=16)
+    download_concurrency: int = Field(1, ge=1, le=16)
 
     # Serving
     host: str = "127.0.0.1"

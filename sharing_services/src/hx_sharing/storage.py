@@ -121,7 +121,7 @@ class ObjectStore:
         mid-download fails the transfer instead of splicing two versions.
         """
         step = self.settings.download_range_size
-        if size <= step:
+        if size <= step or self.settings.download_concurrency <= 1:
             yield from self.iter_object(key, self.s3.get_object(Bucket=self.bucket, Key=key, IfMatch=etag)["Body"])
             return
         starts = iter(range(0, size, step))
