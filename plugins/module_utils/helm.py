@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 
 try:
     import yaml
@@ -60,6 +61,8 @@ UNREACHABLE_PATTERNS = (
 
 NOT_FOUND_PATTERNS = ('release: not found', 'not found')
 
+DIGEST_PREFIX = 'hx.mlops input digest '
+
 SECRET_KEY_RE = re.compile(r'(?i)(password|passwd|token|secretkey|secret_key|secretaccesskey)$')
 
 
@@ -88,10 +91,13 @@ def cmd_template(helm, release, chart, namespace, values_file):
 
 
 def cmd_upgrade(helm, release, chart, namespace, values_file, wait=True, timeout=300,
-                atomic=False, kubeconfig=None, context=None):
+                atomic=False, kubeconfig=None, context=None, digest=None):
     cmd = [helm, 'upgrade', release, chart, '--install', '--namespace', namespace,
            '--create-namespace', '--values', values_file, '--reset-values',
            '--output', 'json', '--timeout', '%ss' % int(timeout)]
+    if digest:
+        # recorded in the release (info.description): the next run can skip rendering
+        cmd += ['--description', '%s%s' % (DIGEST_PREFIX, digest)]
     if wait:
         cmd.append('--wait')
     if atomic:
@@ -278,6 +284,43 @@ def make_diff(release, namespace, live, desired):
     }
 
 
+# --------------------------------------------------------------------------- input digest
+
+def input_digest(chart_path, values, release, namespace, helm=None):
+    """sha256 of everything `helm template` output depends on here: every file of the chart
+    (symlinked library chart included), the merged values, release, namespace and the helm
+    binary (path, size, mtime). Equal digest => identical rendering."""
+    h = hashlib.sha256()
+    for part in (release, namespace, json.dumps(normalize(values), sort_keys=True)):
+        h.update(part.encode('utf-8'))
+        h.update(b'\0')
+    if helm:
+        try:
+            st = os.stat(helm)
+            h.update(('%s %d %d' % (os.path.realpath(helm), st.st_size, int(st.st_mtime))).encode('utf-8'))
+        except OSError:
+            h.update(str(helm).encode('utf-8'))
+    files = []
+    for root, dirs, names in os.walk(chart_path, followlinks=True):
+        dirs.sort()
+        for name in names:
+            full = os.path.join(root, name)
+            files.append((os.path.relpath(full, chart_path), full))
+    for rel, full in sorted(files):
+        h.update(rel.encode('utf-8'))
+        h.update(b'\0')
+        with open(full, 'rb') as fh:
+            h.update(fh.read())
+        h.update(b'\0')
+    return h.hexdigest()
+
+
+def digest_of(description):
+    if description and description.startswith(DIGEST_PREFIX):
+        return description[len(DIGEST_PREFIX):].strip()
+    return None
+
+
 # --------------------------------------------------------------------------- kubeconfig
 
 def kubeconfig_contexts(kubeconfig):
@@ -366,11 +409,14 @@ class ComponentManager(object):
         self.tmpdir = tmpdir
         self.check_mode = check_mode
         self.diff = diff
+        self.timings = []  # (what, release, seconds) of every helm call, for profiling
 
     # -- helpers
     def _call(self, cmd, commands, what):
         commands.append(list(cmd))
+        started = time.time()
         rc, out, err = self.run(cmd)
+        self.timings.append((what, cmd[2] if len(cmd) > 2 else '', round(time.time() - started, 3)))
         if rc != 0 and is_unreachable(err):
             raise HelmError(self.unreachable_message(err), commands, err)
         return rc, out, err
@@ -425,6 +471,7 @@ class ComponentManager(object):
             'values': rel.get('config') or {},
             'manifests': manifests,
             'resources': info.get('resources'),
+            'digest': digest_of(info.get('description')),
             'updated': info.get('last_deployed'),
         }
 
@@ -457,72 +504,104 @@ class ComponentManager(object):
             spec['chart_path'] = build_upstream_chart(spec['manifests_dir'], workdir)
         return spec
 
-    # -- state: present
-    def present(self, spec):
-        commands = []
-        result = {'changed': False, 'commands': commands}
-        spec = self.resolve(spec)
-        workdir = tempfile.mkdtemp(prefix='hx-component-', dir=self.tmpdir)
-        try:
-            spec = self._prepare_chart(spec, workdir)
-            values = self.desired_values(spec)
-            values_file = write_values_file(values, workdir)
-            live = self.live(spec, commands)
-            desired = {'values': values, 'manifests': self.render(spec, values_file, commands)}
-            cmp_ = compare(live, desired)
-            result.update(self._identity(spec))
-            result['changes'] = cmp_
-            result['changed'] = cmp_['changed']
-            result['images'] = catalog.images_from_manifests(desired['manifests'].values())
-            if self.diff:
-                result['diff'] = make_diff(spec['release'], spec['namespace'], live, desired)
-            if cmp_['changed'] and not self.check_mode:
-                cmd = cmd_upgrade(self.helm, spec['release'], spec['chart_path'], spec['namespace'], values_file,
-                                  wait=spec.get('wait', True), timeout=spec.get('timeout', 300),
-                                  atomic=spec.get('atomic', False), kubeconfig=self.kubeconfig, context=self.context)
-                rc, out, err = self._call(cmd, commands, 'upgrade')
-                if rc != 0:
-                    msg = "helm upgrade --install of '%s' failed" % spec['name']
-                    if spec.get('atomic'):
-                        msg += ' (atomic: the release was rolled back)'
-                    raise HelmError('%s: %s' % (msg, clean_stderr(err)), commands, err)
-                try:
-                    rel = json.loads(out)
-                    result['revision'] = rel.get('version')
-                    result['status'] = (rel.get('info') or {}).get('status')
-                except ValueError:
-                    pass
-            elif live is not None:
-                result['revision'] = live['revision']
-                result['status'] = live['status']
-            return result
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-
-    # -- state: absent
-    def absent(self, spec):
+    # -- plan (read-only) and apply, so several modules can be planned at once
+    def plan(self, spec):
+        """Read-only: resolve, read the live release, decide `changed`. Returns a plan dict
+        holding the result and what `apply` needs (temporary files until `finish`)."""
         commands = []
         result = {'changed': False, 'commands': commands}
         spec = self.resolve(spec)
         result.update(self._identity(spec))
-        live = self.live(spec, commands)
-        if live is None:
+        plan = {'spec': spec, 'result': result, 'workdir': None}
+        if spec.get('state', 'present') == 'absent':
+            live = self.live(spec, commands)
+            if live is not None:
+                result['changed'] = True
+                if self.diff:
+                    result['diff'] = make_diff(spec['release'], spec['namespace'], live, None)
+            return plan
+        plan['workdir'] = tempfile.mkdtemp(prefix='hx-component-', dir=self.tmpdir)
+        try:
+            spec = plan['spec'] = self._prepare_chart(spec, plan['workdir'])
+            values = self.desired_values(spec)
+            plan['values_file'] = write_values_file(values, plan['workdir'])
+            digest = plan['digest'] = input_digest(spec['chart_path'], values, spec['release'],
+                                                   spec['namespace'], self.helm)
+            live = self.live(spec, commands)
+            if (spec.get('compare', 'digest') == 'digest' and live is not None
+                    and live['status'] == 'deployed' and live.get('digest') == digest):
+                # deployed by this module from byte-identical chart files and values: rendering
+                # again would give the live manifests, so `helm template` is skipped
+                desired = {'values': values, 'manifests': live['manifests']}
+                cmp_ = compare(live, desired)
+                cmp_['method'] = 'digest'
+            else:
+                desired = {'values': values, 'manifests': self.render(spec, plan['values_file'], commands)}
+                cmp_ = compare(live, desired)
+                cmp_['method'] = 'render'
+            result['changes'] = cmp_
+            result['changed'] = cmp_['changed']
+            result['digest'] = digest
+            result['images'] = catalog.images_from_manifests(desired['manifests'].values())
+            if self.diff:
+                result['diff'] = make_diff(spec['release'], spec['namespace'], live, desired)
+            if live is not None:
+                result['revision'] = live['revision']
+                result['status'] = live['status']
+            return plan
+        except Exception:
+            self.finish(plan)
+            raise
+
+    def apply(self, plan):
+        """Act on a plan (outside check mode, only when it changes something)."""
+        spec, result = plan['spec'], plan['result']
+        commands = result['commands']
+        if not result['changed'] or self.check_mode:
             return result
-        result['changed'] = True
-        if self.diff:
-            result['diff'] = make_diff(spec['release'], spec['namespace'], live, None)
-        if not self.check_mode:
+        if spec.get('state', 'present') == 'absent':
             cmd = cmd_uninstall(self.helm, spec['release'], spec['namespace'], wait=spec.get('wait', True),
                                 timeout=spec.get('timeout', 300), kubeconfig=self.kubeconfig, context=self.context)
             rc, _out, err = self._call(cmd, commands, 'uninstall')
             if rc != 0:
                 raise HelmError("helm uninstall of '%s' failed: %s" % (spec['name'], clean_stderr(err)), commands, err)
+            return result
+        cmd = cmd_upgrade(self.helm, spec['release'], spec['chart_path'], spec['namespace'], plan['values_file'],
+                          wait=spec.get('wait', True), timeout=spec.get('timeout', 300),
+                          atomic=spec.get('atomic', False), kubeconfig=self.kubeconfig, context=self.context,
+                          digest=plan['digest'])
+        rc, out, err = self._call(cmd, commands, 'upgrade')
+        if rc != 0:
+            msg = "helm upgrade --install of '%s' failed" % spec['name']
+            if spec.get('atomic'):
+                msg += ' (atomic: the release was rolled back)'
+            raise HelmError('%s: %s' % (msg, clean_stderr(err)), commands, err)
+        try:
+            rel = json.loads(out)
+            result['revision'] = rel.get('version')
+            result['status'] = (rel.get('info') or {}).get('status')
+        except ValueError:
+            pass
         return result
 
+    @staticmethod
+    def finish(plan):
+        if plan.get('workdir'):
+            shutil.rmtree(plan['workdir'], ignore_errors=True)
+            plan['workdir'] = None
+
     def ensure(self, spec):
-        if spec.get('state', 'present') == 'absent':
-            return self.absent(spec)
-        return self.present(spec)
+        plan = self.plan(spec)
+        try:
+            return self.apply(plan)
+        finally:
+            self.finish(plan)
+
+    def present(self, spec):
+        return self.ensure(dict(spec, state='present'))
+
+    def absent(self, spec):
+        return self.ensure(dict(spec, state='absent'))
 
     # -- status (component_info)
     def status(self, spec):
@@ -554,8 +633,13 @@ class ComponentManager(object):
 
     # -- several components, by dependency level, each level concurrently
     def ensure_many(self, specs, parallel=4):
-        """Returns (results in request order, failed: bool). A level runs only when the
-        previous one succeeded; removal runs dependents first."""
+        """Returns (results in request order, failed: bool).
+
+        Phase 1 plans every module at once (read-only: live release, digest or render), so a
+        no-op run costs one parallel round whatever the dependency depth. Phase 2 applies the
+        modules that change, level by level (removals first, dependents before dependencies;
+        then installs in dependency order), each level concurrently; a level runs only when
+        the previous one succeeded."""
         from concurrent.futures import ThreadPoolExecutor
         by_name = {}
         for spec in specs:
@@ -566,31 +650,52 @@ class ComponentManager(object):
         present = [n for n in by_name if by_name[n].get('state', 'present') != 'absent']
         absent = [n for n in by_name if by_name[n].get('state', 'present') == 'absent']
         levels = catalog.removal_levels(absent) + catalog.dependency_levels(present)
+        level_of = dict((n, i) for i, level in enumerate(levels) for n in level)
+        workers = max(1, min(int(parallel or 1), len(by_name) or 1))
         results = {}
+        plans = {}
         failed = False
-        for level in levels:
-            if failed:
-                for name in level:
-                    results[name] = {'name': name, 'skipped': True, 'changed': False,
-                                     'msg': 'not run: an earlier dependency level failed'}
-                continue
-            workers = max(1, min(int(parallel or 1), len(level)))
+        try:
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                futures = dict((name, pool.submit(self._safe_ensure, by_name[name])) for name in level)
-                for name in level:
-                    res = futures[name].result()
-                    res['level'] = levels.index(level)
-                    results[name] = res
-                    failed = failed or res.get('failed', False)
+                futures = dict((n, pool.submit(self._safe, self.plan, by_name[n])) for n in by_name)
+                for name, fut in futures.items():
+                    ok, value = fut.result()
+                    if ok:
+                        plans[name] = value
+                    else:
+                        results[name] = dict(value, name=name)
+                        failed = True
+            for level in levels:
+                todo = [n for n in level if n in plans]
+                if failed:
+                    for name in todo:
+                        results[name] = dict(plans[name]['result'], skipped=True, changed=False,
+                                             msg='not run: another module failed')
+                    continue
+                with ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo) or 1))) as pool:
+                    futures = dict((n, pool.submit(self._safe, self.apply, plans[n])) for n in todo)
+                    for name in todo:
+                        ok, value = futures[name].result()
+                        if ok:
+                            results[name] = value
+                        else:
+                            results[name] = dict(plans[name]['result'], **value)
+                            failed = True
+        finally:
+            for plan in plans.values():
+                self.finish(plan)
+        for name, res in results.items():
+            res['level'] = level_of.get(name)
         ordered = [results[catalog.canonical_name(s['name'])] for s in specs]
         return ordered, failed
 
-    def _safe_ensure(self, spec):
+    @staticmethod
+    def _safe(func, arg):
         try:
-            return self.ensure(spec)
+            return True, func(arg)
         except (HelmError, catalog.CatalogError) as exc:
-            return {'name': spec.get('name'), 'failed': True, 'changed': False, 'msg': str(exc),
-                    'commands': getattr(exc, 'commands', [])}
+            return False, {'failed': True, 'changed': False, 'msg': str(exc),
+                           'commands': getattr(exc, 'commands', [])}
 
 
 def workloads_from_resources(resources):

@@ -93,6 +93,17 @@ options:
         stays at its last good revision.
     type: bool
     default: false
+  compare:
+    description:
+      - How C(changed) is decided when the release exists.
+      - V(digest) first compares the sha256 of the chart files, the merged values, release, namespace
+        and helm binary with the digest this module recorded in the release (C(helm upgrade --description));
+        equal means the rendering would be identical, so C(helm template) is skipped. Any difference, or a
+        release not deployed by this module, falls back to V(render).
+      - V(render) always renders with C(helm template) and compares the manifests and values with the live release.
+    type: str
+    choices: [digest, render]
+    default: digest
   manifests_dir:
     description:
       - Only for O(name=kubeflow_pipelines). Directory holding the offline output of the upstream
@@ -204,6 +215,9 @@ changes:
     values_changed:
       description: Whether the merged values differ from the live ones.
       type: bool
+    method:
+      description: C(digest) (inputs identical to the deployed release) or C(render) (manifests compared).
+      type: str
 images:
   description: Container images of the rendered release.
   returned: state=present
@@ -237,6 +251,7 @@ def main():
         timeout=dict(type='int', default=300),
         atomic=dict(type='bool', default=False),
         manifests_dir=dict(type='path'),
+        compare=dict(type='str', default='digest', choices=['digest', 'render']),
     )
     argument_spec.update(hx_helm.auth_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -248,7 +263,7 @@ def main():
 
     manager = hx_helm.manager_from_module(module)
     spec = dict((k, p[k]) for k in ('name', 'category', 'state', 'values', 'secret_values', 'values_files', 'namespace',
-                                    'release', 'wait', 'timeout', 'atomic', 'manifests_dir'))
+                                    'release', 'wait', 'timeout', 'atomic', 'manifests_dir', 'compare'))
     try:
         result = manager.ensure(spec)
     except catalog.CatalogError as exc:

@@ -86,6 +86,11 @@ options:
       manifests_dir:
         description: Offline upstream manifests (kubeflow_pipelines only).
         type: path
+  compare:
+    description: How C(changed) is decided for an existing release, see M(hx.mlops.component).
+    type: str
+    choices: [digest, render]
+    default: digest
   namespace:
     description: Default namespace of the releases.
     type: str
@@ -105,7 +110,7 @@ options:
   parallel:
     description: Most releases installed at once inside a level (1 = sequential).
     type: int
-    default: 8
+    default: 12
 '''
 
 EXAMPLES = r'''
@@ -141,6 +146,11 @@ commands:
   returned: always
   type: list
   elements: list
+timings:
+  description: Wall-clock seconds of every helm call (C(call), C(release), C(seconds)), in completion order.
+  returned: always
+  type: list
+  elements: dict
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -170,7 +180,8 @@ def main():
         wait=dict(type='bool', default=True),
         timeout=dict(type='int', default=300),
         atomic=dict(type='bool', default=False),
-        parallel=dict(type='int', default=8),
+        parallel=dict(type='int', default=12),
+        compare=dict(type='str', default='digest', choices=['digest', 'render']),
     )
     argument_spec.update(hx_helm.auth_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -180,6 +191,7 @@ def main():
     specs = []
     for comp in p['components']:
         spec = dict(comp)
+        spec['compare'] = p['compare']
         for key in ('namespace', 'wait', 'timeout', 'atomic'):
             if spec.get(key) is None:
                 spec[key] = p[key]
@@ -207,7 +219,8 @@ def main():
             diffs.append(d)
     changed_modules = [r['name'] for r in results if r.get('changed')]
     out = dict(changed=bool(changed_modules), results=results, levels=levels,
-               changed_modules=changed_modules, commands=commands)
+               changed_modules=changed_modules, commands=commands,
+               timings=[dict(call=w, release=r, seconds=t) for w, r, t in manager.timings])
     if failed:
         errors = ['%s: %s' % (r['name'], r['msg']) for r in results if r.get('failed')]
         module.fail_json(msg='; '.join(errors), **out)

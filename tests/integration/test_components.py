@@ -140,10 +140,14 @@ def test_lifecycle(name, namespace):
     res = ansible("hx.mlops.component", base, check=True)
     assert res["changed"] is False, res.get("changes")
 
-    # 4. apply again: no change, no new revision
+    # 4. apply again: no change, no new revision (the recorded input digest matches: no render);
+    #    the same with a full render and manifest comparison
     res = ansible("hx.mlops.component", base)
     assert res["changed"] is False and res["revision"] == 1, res.get("changes")
-    assert [c[1] for c in res["commands"]] == ["status", "template"]
+    assert [c[1] for c in res["commands"]] == ["status"] and res["changes"]["method"] == "digest"
+    res = ansible("hx.mlops.component", dict(base, compare="render"))
+    assert res["changed"] is False and res["revision"] == 1, res.get("changes")
+    assert [c[1] for c in res["commands"]] == ["status", "template"] and res["changes"]["method"] == "render"
 
     # 5. values change: changed, diff shows before/after
     changed = dict(base, values=dict(VALUES[name], **CHANGE))

@@ -48,6 +48,30 @@ def test_cmd_upgrade_default():
         "--values", "/t/v.json", "--reset-values", "--output", "json", "--timeout", "300s", "--wait"] + KC
 
 
+def test_cmd_upgrade_records_the_digest():
+    cmd = h.cmd_upgrade("helm", "pg", "/c", "ns", "/v", digest="ab12")
+    assert cmd[cmd.index("--description") + 1] == "hx.mlops input digest ab12"
+    assert h.digest_of("hx.mlops input digest ab12") == "ab12"
+    assert h.digest_of("Rollback to 1") is None and h.digest_of(None) is None
+
+
+def test_input_digest_covers_chart_files_values_and_identity(tmp_path):
+    chart = tmp_path / "c"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("name: c\n")
+    (chart / "templates" / "a.yaml").write_text("a: 1\n")
+    d0 = h.input_digest(str(chart), {"a": 1}, "r", "ns")
+    assert d0 == h.input_digest(str(chart), {"a": 1}, "r", "ns")
+    assert d0 != h.input_digest(str(chart), {"a": 2}, "r", "ns")
+    assert d0 != h.input_digest(str(chart), {"a": 1}, "r2", "ns")
+    assert d0 != h.input_digest(str(chart), {"a": 1}, "r", "ns2")
+    (chart / "templates" / "a.yaml").write_text("a: 2\n")
+    assert d0 != h.input_digest(str(chart), {"a": 1}, "r", "ns")
+    # the symlinked library chart is part of the digest
+    assert h.input_digest(os.path.join(CHARTS, "postgres"), {}, "r", "ns") != \
+        h.input_digest(os.path.join(CHARTS, "timescaledb"), {}, "r", "ns")
+
+
 def test_cmd_upgrade_atomic_no_wait():
     assert h.cmd_upgrade("helm", "pg", "/c", "ns", "/v", wait=False, timeout=60, atomic=True) == [
         "helm", "upgrade", "pg", "/c", "--install", "--namespace", "ns", "--create-namespace",
@@ -249,7 +273,8 @@ class FakeHelm(object):
         if sub == "upgrade":
             values = json.load(open(cmd[cmd.index("--values") + 1]))
             prev = self.releases.get(rel, {}).get("version", 0)
-            self.releases[rel] = {"name": rel, "version": prev + 1, "info": {"status": "deployed"},
+            desc = cmd[cmd.index("--description") + 1] if "--description" in cmd else "Install complete"
+            self.releases[rel] = {"name": rel, "version": prev + 1, "info": {"status": "deployed", "description": desc},
                                   "config": values, "chart": {"metadata": {"name": rel, "version": "0.1.0"}},
                                   "manifest": self.rendered.replace("name: pg", "name: %s" % rel)}
             return 0, json.dumps(self.releases[rel]), ""
@@ -281,7 +306,13 @@ def test_present_lifecycle_check_apply_noop_change_absent():
     fake.calls[:] = []
     assert check.present(spec)["changed"] is False
     res = mgr.present(spec)
-    assert res["changed"] is False and res["revision"] == 1 and subcommands(fake) == ["status", "template"] * 2
+    # the release carries the digest of chart files + values: no re-rendering needed
+    assert res["changed"] is False and res["revision"] == 1 and subcommands(fake) == ["status", "status"]
+    assert res["changes"]["method"] == "digest"
+    fake.calls[:] = []
+    res = mgr.present(dict(spec, compare="render"))
+    assert res["changed"] is False and subcommands(fake) == ["status", "template"]
+    assert res["changes"]["method"] == "render"
 
     res = h.ComponentManager(fake, charts_dir=CHARTS, diff=True).present(
         dict(spec, values={"auth": {"password": "x"}, "service": {"port": 5433}}))
