@@ -284,6 +284,14 @@ def make_diff(release, namespace, live, desired):
     }
 
 
+def chart_default_values(chart_path):
+    path = os.path.join(chart_path, 'values.yaml')
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as fh:
+        return yaml.safe_load(fh) or {}
+
+
 # --------------------------------------------------------------------------- input digest
 
 def input_digest(chart_path, values, release, namespace, helm=None):
@@ -528,7 +536,20 @@ class ComponentManager(object):
             digest = plan['digest'] = input_digest(spec['chart_path'], values, spec['release'],
                                                    spec['namespace'], self.helm)
             live = self.live(spec, commands)
-            if (spec.get('compare', 'digest') == 'digest' and live is not None
+            fast = spec.get('compare', 'digest') == 'digest'
+            if fast and live is None and not self.check_mode and not self.diff:
+                # nothing installed: the install is certain, and `helm upgrade --install` renders
+                # and validates (schema, required values) itself - no separate render needed
+                result['changes'] = {'changed': True, 'reasons': ['release is not installed'], 'added': [],
+                                     'removed': [], 'modified': [], 'values_changed': bool(values),
+                                     'method': 'install'}
+                result['changed'] = True
+                result['digest'] = digest
+                result['images'] = catalog.images_from_values(
+                    deep_merge(chart_default_values(spec['chart_path']), values),
+                    (values.get('global') or {}).get('imageRegistry') or None)
+                return plan
+            if (fast and live is not None
                     and live['status'] == 'deployed' and live.get('digest') == digest):
                 # deployed by this module from byte-identical chart files and values: rendering
                 # again would give the live manifests, so `helm template` is skipped
@@ -571,6 +592,8 @@ class ComponentManager(object):
                           atomic=spec.get('atomic', False), kubeconfig=self.kubeconfig, context=self.context,
                           digest=plan['digest'])
         rc, out, err = self._call(cmd, commands, 'upgrade')
+        if rc != 0 and ("don't meet the specifications of the schema" in err or 'execution error at' in err):
+            raise HelmError(self.values_error(spec, err), commands, err)
         if rc != 0:
             msg = "helm upgrade --install of '%s' failed" % spec['name']
             if spec.get('atomic'):

@@ -131,8 +131,8 @@ def test_lifecycle(name, namespace):
     res = ansible("hx.mlops.component", base)
     assert not res.get("failed"), res.get("msg")
     assert res["changed"] is True and res["revision"] == 1 and res["status"] == "deployed"
-    assert [c[1] for c in res["commands"]] == ["status", "template", "upgrade"]
-    upgrade = res["commands"][2]
+    assert [c[1] for c in res["commands"]] == ["status", "upgrade"]
+    upgrade = res["commands"][1]
     assert "--atomic" in upgrade and "--wait" in upgrade
     assert not any("test-pw" in arg for arg in upgrade), "a secret reached argv"
 

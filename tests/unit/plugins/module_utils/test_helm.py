@@ -201,6 +201,22 @@ def test_make_diff_before_after():
 
 # --- errors ------------------------------------------------------------------------------------
 
+def test_schema_error_at_install_is_named():
+    fake = FakeHelm()
+    orig = fake.dispatch
+
+    def dispatch(cmd):
+        if cmd[1] == "upgrade":
+            return 1, "", ("Error: values don't meet the specifications of the schema(s) in the following chart(s):\n"
+                           "postgres:\n- at '': additional properties 'typo' not allowed\n")
+        return orig(cmd)
+    fake.dispatch = dispatch
+    with pytest.raises(h.HelmError) as exc:
+        h.ComponentManager(fake, charts_dir=CHARTS).present({"name": "postgres", "values": {"typo": 1}})
+    assert exc.value.msg == ("values for 'postgres' violate the chart's values.schema.json: "
+                             "at '': additional properties 'typo' not allowed")
+
+
 def test_schema_error_message():
     err = ("Error: values don't meet the specifications of the schema(s) in the following chart(s):\n"
            "postgres:\n- at '/service/type': value must be one of 'ClusterIP', 'NodePort', 'LoadBalancer'\n")
@@ -299,8 +315,11 @@ def test_present_lifecycle_check_apply_noop_change_absent():
     mgr = h.ComponentManager(fake, charts_dir=CHARTS)
     fake.calls[:] = []
     res = mgr.present(spec)
-    assert res["changed"] and res["revision"] == 1 and subcommands(fake) == ["status", "template", "upgrade"]
-    assert res["commands"][2][:5] == ["helm", "upgrade", "postgres", os.path.join(CHARTS, "postgres"), "--install"]
+    # nothing installed: the install renders and validates itself, no separate render
+    assert res["changed"] and res["revision"] == 1 and subcommands(fake) == ["status", "upgrade"]
+    assert res["changes"]["method"] == "install"
+    assert res["images"] == ["docker.io/library/postgres:16.4-bookworm"]
+    assert res["commands"][1][:5] == ["helm", "upgrade", "postgres", os.path.join(CHARTS, "postgres"), "--install"]
     assert all("x" not in c for c in res["commands"])  # the password is never on argv
 
     fake.calls[:] = []
