@@ -231,7 +231,7 @@ def _identity(kind, row):
     return {"dataset": row["dataset"]["sha256"], "dataModel": row["dataModel"]["sha256"]}
 
 
-def plan(kind, source, target, name, version, status=None):
+def plan(kind, source, target, name, version, status=None, source_status=None):
     """Decide what promoting (name, version) from source to target needs.
 
     Returns a dict: action ('none', 'copy' or 'set_status'), the source row and the target row.
@@ -240,6 +240,10 @@ def plan(kind, source, target, name, version, status=None):
     src = source.find(kind, name, version)
     if src is None:
         raise SharingError("%s: no %s named %r with version %r" % (source.name, kind, name, version), 404)
+    if source_status and src.get("status") != source_status:
+        raise SharingError(
+            "%s: %s %s %s has status %r there; promotion needs status %r (has it passed that domain's gate?)"
+            % (source.name, kind, name, src["version"], src.get("status"), source_status), 409)
     dst = target.find(kind, name, src["version"])
     if dst is None:
         return {"action": "copy", "source": src, "target": None}
@@ -315,7 +319,9 @@ def promote_argument_spec(kind):
         workdir=dict(type="path"),
     )
     if kind == "model":
-        spec["status"] = dict(type="str", choices=["training", "development", "staging", "production"])
+        statuses = ["training", "development", "staging", "production"]
+        spec["status"] = dict(type="str", choices=statuses)
+        spec["source_status"] = dict(type="str", choices=statuses)
     return spec
 
 
@@ -330,7 +336,7 @@ def run_promotion(module, kind):
     status = p.get("status")
     try:
         source, target = client("source"), client("target")
-        decision = plan(kind, source, target, p["name"], p["version"], status)
+        decision = plan(kind, source, target, p["name"], p["version"], status, p.get("source_status"))
         src, dst = decision["source"], decision["target"]
         before = {"present": dst is not None}
         if dst is not None and kind == "model":

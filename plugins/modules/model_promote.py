@@ -60,6 +60,12 @@ options:
     description: Status of the version at the target; unset keeps the source's status on a copy.
     type: str
     choices: [training, development, staging, production]
+  source_status:
+    description:
+      - Status the version must have at the source, for example V(staging) so that only a model that
+        passed MNO staging's gate reaches production. Another status fails the task and changes nothing.
+    type: str
+    choices: [training, development, staging, production]
   validate_certs:
     description: Verify TLS certificates of both APIs.
     type: bool
