@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from tests.fixtures.services import SharingStack, ToolMissing
+from tests.fixtures.services import SharingStack, ToolMissing, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +51,19 @@ def test_reference_mno_flow_against_the_console_scripts(local_stack, tmp_path):
 
 
 def test_logs_are_json_lines_with_the_caller(local_stack):
-    httpx.get(f"{local_stack.model_url}/api/v1/model_catalog", headers={"Authorization": f"Bearer {local_stack.token}"})
-    lines = [json.loads(x) for x in local_stack.logs["model"].read_text().splitlines() if x.startswith("{")]
-    access = [x for x in lines if x.get("msg") == "request" and x.get("path") == "/api/v1/model_catalog"]
-    assert access and access[-1]["status"] == 200 and access[-1]["client"] == "admin"
-    assert {"ts", "level", "logger", "ms", "requestId"} <= set(access[-1])
-    assert any(x.get("msg") == "model published" for x in lines)
+    rid = "log-test-0001"
+    httpx.get(
+        f"{local_stack.model_url}/api/v1/model_catalog",
+        headers={"Authorization": f"Bearer {local_stack.token}", "X-Request-ID": rid},
+    )
+
+    def lines():
+        return [json.loads(x) for x in local_stack.logs["model"].read_text().splitlines() if x.startswith("{")]
+
+    # the access line is written once the response is on its way: wait for it
+    wait_for(lambda: any(x.get("requestId") == rid for x in lines()), 10, "access log line")
+    line = next(x for x in lines() if x.get("requestId") == rid)
+    assert line["msg"] == "request" and line["path"] == "/api/v1/model_catalog"
+    assert line["status"] == 200 and line["client"] == "admin"
+    assert {"ts", "level", "logger", "ms"} <= set(line)
+    assert any(x.get("msg") == "model published" for x in lines())
