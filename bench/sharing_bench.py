@@ -8,7 +8,7 @@
 2. Memory: the service runs as a subprocess; its peak RSS (VmHWM from /proc/<pid>/status) during
    the transfers is printed (target < 150 MB).
 3. Catalog: HX_BENCH_ENTRIES (default 10,000) models in the catalog, HX_BENCH_CLIENTS (default 50)
-   concurrent clients issuing HX_BENCH_REQUESTS (default 5,000) filtered catalog queries; p50/p99
+   concurrent clients issuing HX_BENCH_REQUESTS (default 2,000) filtered catalog queries; p50/p99
    latency printed (target p99 < 50 ms).
 
 Nothing is asserted about time: the numbers are printed with their ratios to the targets.
@@ -40,7 +40,7 @@ MiB = 1024 * 1024
 SIZE_MB = int(os.environ.get("HX_BENCH_SIZE_MB", "1024"))
 ENTRIES = int(os.environ.get("HX_BENCH_ENTRIES", "10000"))
 CLIENTS = int(os.environ.get("HX_BENCH_CLIENTS", "50"))
-REQUESTS = int(os.environ.get("HX_BENCH_REQUESTS", "5000"))
+REQUESTS = int(os.environ.get("HX_BENCH_REQUESTS", "2000"))
 WORKERS = int(os.environ.get("HX_BENCH_WORKERS", "1"))
 
 
