@@ -659,10 +659,11 @@ class ComponentManager(object):
         """Returns (results in request order, failed: bool).
 
         Phase 1 plans every module at once (read-only: live release, digest or render), so a
-        no-op run costs one parallel round whatever the dependency depth. Phase 2 applies the
-        modules that change, level by level (removals first, dependents before dependencies;
-        then installs in dependency order), each level concurrently; a level runs only when
-        the previous one succeeded."""
+        no-op run costs one parallel round whatever the dependency depth, and any planning
+        error stops the run before anything changes. Phase 2 applies the modules that change:
+        removals first (dependents before their dependencies), then installs/upgrades, each
+        starting as soon as its own dependencies are done; nothing new starts after a failure.
+        `level` in each result is the module's dependency level."""
         from concurrent.futures import ThreadPoolExecutor
         by_name = {}
         for spec in specs:
@@ -688,22 +689,19 @@ class ComponentManager(object):
                     else:
                         results[name] = dict(value, name=name)
                         failed = True
-            for level in levels:
-                todo = [n for n in level if n in plans]
-                if failed:
-                    for name in todo:
-                        results[name] = dict(plans[name]['result'], skipped=True, changed=False,
-                                             msg='not run: another module failed')
-                    continue
-                with ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo) or 1))) as pool:
-                    futures = dict((n, pool.submit(self._safe, self.apply, plans[n])) for n in todo)
-                    for name in todo:
-                        ok, value = futures[name].result()
-                        if ok:
-                            results[name] = value
-                        else:
-                            results[name] = dict(plans[name]['result'], **value)
-                            failed = True
+            if not failed:
+                # removals: dependents before their dependencies; then installs/upgrades:
+                # each module starts as soon as the modules it depends on are done (a DAG,
+                # not whole levels), up to `workers` at once
+                removal = [n for n in plans if by_name[n].get('state', 'present') == 'absent']
+                install = [n for n in plans if n not in removal]
+                failed = self._run_dag(removal, self._reverse_deps(removal), plans, results, workers)
+                if not failed:
+                    failed = self._run_dag(install, self._deps(install), plans, results, workers)
+            for name in plans:
+                if name not in results:
+                    results[name] = dict(plans[name]['result'], skipped=True, changed=False,
+                                         msg='not run: another module failed')
         finally:
             for plan in plans.values():
                 self.finish(plan)
@@ -711,6 +709,51 @@ class ComponentManager(object):
             res['level'] = level_of.get(name)
         ordered = [results[catalog.canonical_name(s['name'])] for s in specs]
         return ordered, failed
+
+    @staticmethod
+    def _deps(names):
+        wanted = set(names)
+        return dict((n, [d for d in catalog.CATALOG[n]['depends_on'] if d in wanted]) for n in names)
+
+    @staticmethod
+    def _reverse_deps(names):
+        wanted = set(names)
+        rev = dict((n, []) for n in names)
+        for n in names:
+            for d in catalog.CATALOG[n]['depends_on']:
+                if d in wanted:
+                    rev[d].append(n)
+        return rev
+
+    def _run_dag(self, names, deps, plans, results, workers):
+        """Apply plans of `names`, each once its deps are done. Returns True when one failed;
+        nothing new starts after a failure."""
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+        pending = [n for n in names]
+        done = set()
+        running = {}
+        failed = False
+        if not pending:
+            return False
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(pending)))) as pool:
+            while pending or running:
+                if not failed:
+                    for name in [n for n in pending if all(d in done for d in deps[n])]:
+                        running[pool.submit(self._safe, self.apply, plans[name])] = name
+                        pending.remove(name)
+                if not running:
+                    break
+                finished, _rest = wait(list(running), return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    name = running.pop(fut)
+                    ok, value = fut.result()
+                    if ok:
+                        results[name] = value
+                        done.add(name)
+                    else:
+                        results[name] = dict(plans[name]['result'], **value)
+                        failed = True
+        return failed
 
     @staticmethod
     def _safe(func, arg):

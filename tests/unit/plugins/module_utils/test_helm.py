@@ -433,3 +433,34 @@ def test_secret_values_are_merged_last_and_never_on_argv():
     assert fake.releases["minio"]["config"] == {"auth": {"rootUser": "u", "rootPassword": "hidden-pw"}}
     assert not any("hidden-pw" in arg for cmd in res["commands"] for arg in cmd)
     assert "hidden-pw" not in res["diff"]["after"]
+
+
+def test_installs_start_when_their_own_dependencies_are_done():
+    """grafana waits for prometheus only, not for a slow postgres of the same level."""
+    fake = FakeHelm()
+    orig = fake.dispatch
+    finished = []
+
+    def dispatch(cmd):
+        if cmd[1] == "upgrade" and cmd[2] == "postgres":
+            time.sleep(0.5)
+        out = orig(cmd)
+        if cmd[1] == "upgrade":
+            finished.append(cmd[2])
+        return out
+    fake.dispatch = dispatch
+    results, failed = h.ComponentManager(fake, charts_dir=CHARTS).ensure_many(
+        [{"name": n} for n in ("postgres", "minio", "prometheus", "grafana", "mlflow")], parallel=8)
+    assert not failed
+    assert finished.index("grafana") < finished.index("postgres") < finished.index("mlflow")
+    assert dict((r["name"], r["level"]) for r in results)["grafana"] == 1
+
+
+def test_a_planning_error_stops_everything_before_any_change():
+    fake = FakeHelm()
+    results, failed = h.ComponentManager(fake, charts_dir=CHARTS).ensure_many(
+        [{"name": "postgres"}, {"name": "grafana", "values_files": ["/nonexistent/v.yaml"]}])
+    assert failed and fake.releases == {}
+    assert results[0]["skipped"] and "cannot read values file '/nonexistent/v.yaml'" in results[1]["msg"]
+    with pytest.raises(catalog.CatalogError, match="is in category 'observability'"):
+        h.ComponentManager(fake, charts_dir=CHARTS).ensure_many([{"name": "grafana", "category": "storage"}])
