@@ -22,12 +22,18 @@ MAX_UPLOAD = 12 * MiB
 PART_SIZE = 5 * MiB  # the S3 minimum, so a 12 MiB upload takes the multipart path
 
 
+def _or_fail(factory):
+    """Build a server; a missing tool fails the test with the command that provides it."""
+    try:
+        return factory()
+    except ToolMissing as exc:
+        message = str(exc)
+    pytest.fail(message, pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def postgres():
-    try:
-        pg = PostgresServer()
-    except ToolMissing as exc:
-        pytest.fail(str(exc), pytrace=False)
+    pg = _or_fail(PostgresServer)
     pg.start()
     yield pg
     pg.cleanup()
@@ -35,10 +41,7 @@ def postgres():
 
 @pytest.fixture(scope="session")
 def minio():
-    try:
-        server = MinioServer()
-    except ToolMissing as exc:
-        pytest.fail(str(exc), pytrace=False)
+    server = _or_fail(MinioServer)  # fails (never skips) with "run: hack/build-tools.sh minio"
     server.start()
     yield server
     server.cleanup()
