@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 # Copyright: (c) 2026, HX-MLOps maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Generate charts/<name>/values.schema.json for every first-party chart.
+"""Generate charts/<name>/values.schema.json for every first-party chart, and vendor the
+hx-common library chart into charts/<name>/charts/hx-common as per-file relative symlinks
+(works offline without `helm dependency build`; ansible-test forbids directory symlinks).
 
 The sections every chart shares (global, image, resources, persistence, service,
 security contexts, probes, scheduling) are defined once here; each chart adds its
@@ -231,9 +233,54 @@ def render(name):
     return json.dumps(CHARTS[name], indent=2, sort_keys=True) + "\n"
 
 
+LIBRARY = "hx-common"
+
+
+def library_files():
+    base = os.path.join(HERE, LIBRARY)
+    out = []
+    for root, _dirs, names in os.walk(base):
+        for name in names:
+            out.append(os.path.relpath(os.path.join(root, name), base))
+    return sorted(out)
+
+
+def link_library(name, check):
+    """charts/<name>/charts/hx-common/<f> -> relative symlink to charts/hx-common/<f>."""
+    stale = []
+    dest = os.path.join(HERE, name, "charts", LIBRARY)
+    if os.path.islink(dest):
+        if check:
+            return [dest]
+        os.unlink(dest)
+    wanted = library_files()
+    for rel in wanted:
+        link = os.path.join(dest, rel)
+        target = os.path.relpath(os.path.join(HERE, LIBRARY, rel), os.path.dirname(link))
+        if os.path.islink(link) and os.readlink(link) == target:
+            continue
+        stale.append(link)
+        if not check:
+            os.makedirs(os.path.dirname(link), exist_ok=True)
+            if os.path.lexists(link):
+                os.unlink(link)
+            os.symlink(target, link)
+    for root, _dirs, names in os.walk(dest):
+        for fname in names:
+            rel = os.path.relpath(os.path.join(root, fname), dest)
+            if rel not in wanted:
+                stale.append(os.path.join(root, fname))
+                if not check:
+                    os.unlink(os.path.join(root, fname))
+    return stale
+
+
 def main(argv):
     check = "--check" in argv
     stale = []
+    for name in sorted(CHARTS):
+        if os.path.isdir(os.path.join(HERE, name)):
+            stale.extend(link_library(name, check))
     for name in sorted(CHARTS):
         if not os.path.isdir(os.path.join(HERE, name)):
             continue
@@ -246,7 +293,7 @@ def main(argv):
                 with open(path, "w") as fh:
                     fh.write(text)
     if check and stale:
-        sys.stderr.write("stale schemas: %s\n" % ", ".join(stale))
+        sys.stderr.write("stale schemas or library links: %s\n" % ", ".join(stale))
         return 1
     return 0
 

@@ -729,7 +729,7 @@ class ComponentManager(object):
         """Apply plans of `names`, each once its deps are done. Returns True when one failed;
         nothing new starts after a failure."""
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-        pending = [n for n in names]
+        pending = list(names)
         done = set()
         running = {}
         failed = False
