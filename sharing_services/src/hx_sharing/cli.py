@@ -132,6 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     o.add_argument("action", choices=["export", "check"])
     o.add_argument("--out-dir", default="docs/openapi", type=Path)
 
+    g = sub.add_parser("gc", help="abort stale multipart uploads and delete objects no record refers to")
+    g.add_argument("service", choices=["model", "dataset"])
+    g.add_argument("--older-than", type=float, default=3600, metavar="SECONDS", help="grace period (default 3600)")
+    g.add_argument("--dry-run", action="store_true", help="report only")
+
     s = sub.add_parser("serve", help="serve one API")
     s.add_argument("service", choices=["model", "dataset"])
     s.add_argument("--host")
@@ -154,6 +159,11 @@ def main(argv: list[str] | None = None) -> int:
         for path in bad:
             print(f"stale: {path} (run: hx-sharing openapi export --out-dir {a.out_dir})", file=sys.stderr)
         return 1 if bad else 0
+    if a.cmd == "gc":
+        from .gc import collect
+
+        print(json.dumps(collect(get_settings(), a.service, a.older_than, a.dry_run).as_dict()))
+        return 0
     if a.cmd == "migrate":
         from .migrate import upgrade
 
