@@ -11,6 +11,7 @@ own sections. Top level and every shared section reject unknown keys so a typo
 fails `helm template/install` with "additional properties 'x' not allowed".
 
 Run: python3 charts/gen_schemas.py   (tests check the files are up to date)
+     python3 charts/gen_schemas.py --link <chart>...   (library links for other hx-common users)
 """
 import copy
 import json
@@ -276,6 +277,11 @@ def link_library(name, check):
 
 
 def main(argv):
+    if "--link" in argv:
+        # vendor hx-common into other charts too: python3 charts/gen_schemas.py --link modelsharing
+        for name in argv[argv.index("--link") + 1:]:
+            link_library(name, check=False)
+        return 0
     check = "--check" in argv
     stale = []
     for name in sorted(CHARTS):
