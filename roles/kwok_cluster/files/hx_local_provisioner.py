@@ -50,7 +50,7 @@ def provision(core, pvc, sc, root):
     pv_name = "pvc-%s" % pvc.metadata.uid
     path = os.path.join(root, "%s_%s_%s" % (pvc.metadata.namespace, pvc.metadata.name, pv_name))
     os.makedirs(path, 0o777, exist_ok=True)
-    os.chmod(path, 0o777)  # any non-root pod user may write, as with hostpath provisioners
+    os.chmod(path, 0o777)  # noqa: S103 - any non-root pod user must write, as with hostpath provisioners
     pv = client.V1PersistentVolume(
         metadata=client.V1ObjectMeta(name=pv_name, annotations={ANN_PROVISIONED_BY: PROVISIONER}),
         spec=client.V1PersistentVolumeSpec(
