@@ -126,7 +126,7 @@ def stack(postgres, minio):
     from hx_sharing.model_service import build_app as model_app
     from hx_sharing.settings import Settings
 
-    setup_logging("WARNING", "json")
+    setup_logging("INFO", "json")  # INFO: every log call of the routes runs (a bad `extra` key would 500)
     db_url = postgres.create_database("sharing")
     upgrade(db_url)
     settings = Settings(
