@@ -1,0 +1,1 @@
+../../../../hx-common/templates/_helpers.tpl
