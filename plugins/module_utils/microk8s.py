@@ -47,7 +47,10 @@ OPERATIONS = ("status", "addon", "add_node", "join", "leave", "remove_node")
 WORKER_LOCKED_MARKER = "acting as a node in a cluster"
 NOT_RUNNING_MARKER = "microk8s is not running"
 ALREADY_RE = re.compile(r"^Addon (?:(?P<repo>[\w.-]+)/)?(?P<name>[\w.-]+) is already (?P<state>enabled|disabled)\s*$", re.M)
-JOIN_LINE_RE = re.compile(r"^microk8s join (?P<url>(?P<address>[^\s/]+):(?P<port>\d+)/(?P<token>[0-9a-fA-F]+)/(?P<check>[0-9a-fA-F]+))(?P<flags>(?: --\S+)*)\s*$")
+JOIN_LINE_RE = re.compile(
+    r"^microk8s join (?P<url>(?P<address>[^\s/]+):(?P<port>\d+)/(?P<token>[0-9a-fA-F]+)/(?P<check>[0-9a-fA-F]+))"
+    r"(?P<flags>(?: --\S+)*)\s*$"
+)
 JOIN_URL_RE = re.compile(r"^(?P<address>[^\s/]+):(?P<port>\d+)/(?P<token>[0-9a-fA-F]{32,})(?:/(?P<check>[0-9a-fA-F]{12,}))?$")
 CONTACT_RE = re.compile(r"^Contacting cluster at (?P<address>\S+)\s*$", re.M)
 HTTP_ERROR_RE = re.compile(r"^(?P<message>.*)\((?P<status>\d{3})\)\.\s*$", re.M)
@@ -177,7 +180,7 @@ def parse_status(text):
             result["message"] = line.partition(":")[2].strip()
             continue
         if section == "microk8s":
-            key, _, value = line.partition(":")
+            key, _sep, value = line.partition(":")
             if key == "running":
                 result["running"] = _scalar(value) is True
             elif key == "message":
@@ -187,7 +190,7 @@ def parse_status(text):
                 current = {}
                 result["high_availability"]["nodes"].append(current)
                 line = line[2:]
-            key, _, value = line.partition(":")
+            key, _sep, value = line.partition(":")
             if key == "enabled":
                 result["high_availability"]["enabled"] = _scalar(value) is True
             elif key in ("address", "role") and current is not None:
@@ -196,12 +199,12 @@ def parse_status(text):
             if line.startswith("- "):
                 current = {"repository": None}
                 line = line[2:]
-                key, _, value = line.partition(":")
+                key, _sep, value = line.partition(":")
                 current[key.strip()] = _scalar(value)
                 if "name" in current:
                     result["addons"][current["name"]] = current
                 continue
-            key, _, value = line.partition(":")
+            key, _sep, value = line.partition(":")
             if current is None:
                 # ``microk8s status --yaml`` (deprecated short form): "  dns: enabled"
                 result["addons"][key.strip()] = {
@@ -220,7 +223,7 @@ def parse_status(text):
 
 def addon_state(status, name):
     """``enabled``/``disabled``/None for NAME (``repo/name`` accepted) in a parsed status."""
-    repo, _, short = name.rpartition("/")
+    repo, _sep, short = name.rpartition("/")
     addon = status["addons"].get(short)
     if addon is None:
         return None

@@ -22,7 +22,9 @@ description:
   - V(leave) makes this node leave its cluster; V(remove_node) removes O(node) from the cluster
     (run on a control-plane node), unless the node is not in C(microk8s kubectl get nodes).
 author:
-  - HX-MLOps contributors
+  - HX-MLOps contributors (@hx-mlops)
+extends_documentation_fragment:
+  - hx.mlops.attributes
 options:
   operation:
     description: What to do.
@@ -196,7 +198,7 @@ def main():
             addon_args=dict(type="list", elements="str", default=[]),
             state=dict(type="str", choices=["enabled", "disabled"], default="enabled"),
             token=dict(type="str", no_log=True),
-            token_ttl=dict(type="int"),
+            token_ttl=dict(type="int", no_log=False),
             prefer_address=dict(type="str"),
             join_url=dict(type="str", no_log=True),
             worker=dict(type="bool", default=False),

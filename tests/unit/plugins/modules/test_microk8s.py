@@ -223,7 +223,7 @@ class FakeRunner:
         try:
             return self.table[tuple(args)]
         except KeyError:
-            raise AssertionError("unexpected command: %r" % (args,))
+            raise AssertionError("unexpected command: %r" % (args,)) from None
 
 
 def run_module(monkeypatch, args, table, check_mode=False):
@@ -293,14 +293,14 @@ class TestModuleAddon:
         assert calls[-1] == [BIN, "disable", "ingress"]
 
     def test_race_already_enabled_is_not_a_change(self, monkeypatch):
-        res, _ = run_module(monkeypatch, {"operation": "addon", "addon": "ingress"}, [
+        res, _calls = run_module(monkeypatch, {"operation": "addon", "addon": "ingress"}, [
             (STATUS, (0, fixture("status_single.yaml"), "")),
             ([BIN, "enable", "ingress"], (0, "Addon core/ingress is already enabled\n", fixture("enable_infer.stderr.txt"))),
         ])
         assert res["changed"] is False
 
     def test_worker_refuses_clearly(self, monkeypatch):
-        res, _ = run_module(monkeypatch, {"operation": "addon", "addon": "dns"}, [
+        res, _calls = run_module(monkeypatch, {"operation": "addon", "addon": "dns"}, [
             (STATUS, (1, fixture("status_worker.txt"), "")),
         ])
         assert res["failed"] and "control-plane node" in res["msg"]
@@ -313,7 +313,7 @@ class TestModuleAddon:
         assert calls == [STATUS]
 
     def test_enable_failure(self, monkeypatch):
-        res, _ = run_module(monkeypatch, {"operation": "addon", "addon": "ingress"}, [
+        res, _calls = run_module(monkeypatch, {"operation": "addon", "addon": "ingress"}, [
             (STATUS, (0, fixture("status_single.yaml"), "")),
             ([BIN, "enable", "ingress"], (1, "", "MicroK8s is not ready. Please see 'microk8s status' or wait until the cluster is ready.\n")),
         ])
@@ -333,7 +333,7 @@ class TestModuleStatus:
 
     def test_not_ready_fails(self, monkeypatch):
         cmd = STATUS + ["--wait-ready", "--timeout", "5"]
-        res, _ = run_module(monkeypatch, {"operation": "status", "wait_ready": True, "timeout": 5}, [
+        res, _calls = run_module(monkeypatch, {"operation": "status", "wait_ready": True, "timeout": 5}, [
             (cmd, (0, fixture("status_not_running.yaml"), "")),
         ])
         assert res["failed"] and "did not become ready within 5s" in res["msg"]
@@ -401,14 +401,14 @@ class TestModuleJoin:
 
     def test_known_to_dqlite_is_not_a_change(self, monkeypatch, tmp_path):
         cmd = [BIN, "join", URL]
-        res, _ = run_module(monkeypatch, {"operation": "join", "join_url": URL, "snap_data": str(tmp_path)}, [
+        res, _calls = run_module(monkeypatch, {"operation": "join", "join_url": URL, "snap_data": str(tmp_path)}, [
             (cmd, (6, fixture("join_already_known.txt"), "")),
         ])
         assert res["changed"] is False and not res["failed"]
 
     def test_invalid_token_fails(self, monkeypatch, tmp_path):
         cmd = [BIN, "join", URL, "--worker"]
-        res, _ = run_module(monkeypatch, {"operation": "join", "join_url": URL, "worker": True,
+        res, _calls = run_module(monkeypatch, {"operation": "join", "join_url": URL, "worker": True,
                                           "snap_data": str(tmp_path)}, [
             (cmd, (6, fixture("join_invalid_token.txt"), "")),
         ])
