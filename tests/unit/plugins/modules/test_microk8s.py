@@ -80,7 +80,7 @@ class TestParseStatus:
         assert mk.addon_state(status, "cert-manager") == "disabled"
 
     def test_not_running(self):
-        status = mk.parse_status(fixture("status_not_running.yaml"))
+        status = mk.parse_status(fixture("status_not_running.txt"))
         assert status["running"] is False
         assert status["addons"] == {}
         assert status["message"].startswith("microk8s is not running")
@@ -334,7 +334,7 @@ class TestModuleStatus:
     def test_not_ready_fails(self, monkeypatch):
         cmd = STATUS + ["--wait-ready", "--timeout", "5"]
         res, _calls = run_module(monkeypatch, {"operation": "status", "wait_ready": True, "timeout": 5}, [
-            (cmd, (0, fixture("status_not_running.yaml"), "")),
+            (cmd, (0, fixture("status_not_running.txt"), "")),
         ])
         assert res["failed"] and "did not become ready within 5s" in res["msg"]
 
