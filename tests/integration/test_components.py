@@ -204,10 +204,16 @@ data: {appName: pipeline, note: "{{ not a helm template }}"}
     assert res["changed"] is True and helm_status("kubeflow-pipelines", namespace).returncode != 0
     res = ansible("hx.mlops.component", args)
     assert not res.get("failed"), res.get("msg")
-    assert res["changed"] is True and sorted(res["changes"]["added"]) == [
-        "ConfigMap/%s/pipeline-install-config" % namespace, "Widget/%s/w" % namespace]
+    assert res["changed"] is True and res["status"] == "deployed"
+    # the custom resource exists: its CRD was installed (and Established) first
+    got = subprocess.run(["kubectl", "--kubeconfig", KUBECONFIG, "--context", CONTEXT, "get",
+                          "widgets.%s" % crd_group, "w", "-n", namespace, "-o", "name"], capture_output=True, text=True)
+    assert got.returncode == 0, got.stderr
     res = ansible("hx.mlops.component", args)
-    assert res["changed"] is False
+    assert res["changed"] is False and res["changes"]["method"] == "digest"
+    res = ansible("hx.mlops.component", dict(args, compare="render"), check=True, diff=True)
+    assert res["changed"] is False and res["changes"]["method"] == "render"
+    assert "Widget/%s/w" % namespace in res["diff"]["after"]
     res = ansible("hx.mlops.component", dict(args, state="absent"))
     assert res["changed"] is True
     subprocess.run(["kubectl", "--kubeconfig", KUBECONFIG, "--context", CONTEXT, "delete", "crd",
