@@ -194,3 +194,11 @@ def test_a_domain_down_gives_a_clear_error_and_leaves_the_others_alone(flow, tmp
     finally:
         up = playbook("playbooks/links.yml", "-i", "inventories/local")
         assert recap(up.stdout)["mno-staging"]["failed"] == 0
+
+
+def test_every_stage_exported_its_energy_as_prometheus_metrics(flow):
+    metrics = os.path.join(ROOT, "inventories", "local", ".state", "vendor", "flow", "metrics")
+    text = "".join(open(os.path.join(metrics, f)).read() for f in os.listdir(metrics))
+    assert 'hx_stage_energy_joules{' in text
+    assert 'domain="vendor"' in text and 'stage="train"' in text
+    assert 'method="estimated"' in text or 'method="measured"' in text
