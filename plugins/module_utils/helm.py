@@ -459,11 +459,18 @@ class ComponentManager(object):
         cmd = cmd_status(self.helm, spec['release'], spec['namespace'], self.kubeconfig, self.context,
                          show_resources=show_resources)
         rc, out, err = self._call(cmd, commands, 'status')
+        if rc == 0 and not (out or '').strip():
+            # seen once under heavy load: exit 0 without output; ask again before failing
+            rc, out, err = self._call(cmd, commands, 'status')
         if rc != 0:
             if any(p in (err or '').lower() for p in NOT_FOUND_PATTERNS):
                 return None
             raise HelmError('helm status %s failed: %s' % (spec['release'], clean_stderr(err)), commands, err)
-        rel = json.loads(out)
+        try:
+            rel = json.loads(out)
+        except ValueError:
+            raise HelmError('helm status %s did not return JSON (stdout %r, stderr %r)' % (
+                spec['release'], (out or '')[:200], clean_stderr(err)[:200]), commands, err)
         info = rel.get('info') or {}
         manifests = parse_manifests(rel.get('manifest') or '')
         chart_meta = (rel.get('chart') or {}).get('metadata') or {}
@@ -762,6 +769,10 @@ class ComponentManager(object):
         except (HelmError, catalog.CatalogError) as exc:
             return False, {'failed': True, 'changed': False, 'msg': str(exc),
                            'commands': getattr(exc, 'commands', [])}
+        except Exception as exc:  # pylint: disable=broad-except
+            # one module's unexpected error must not hide the others' results
+            return False, {'failed': True, 'changed': False, 'commands': [],
+                           'msg': 'unexpected %s: %s' % (type(exc).__name__, exc)}
 
 
 def workloads_from_resources(resources):

@@ -464,3 +464,21 @@ def test_a_planning_error_stops_everything_before_any_change():
     assert results[0]["skipped"] and "cannot read values file '/nonexistent/v.yaml'" in results[1]["msg"]
     with pytest.raises(catalog.CatalogError, match="is in category 'observability'"):
         h.ComponentManager(fake, charts_dir=CHARTS).ensure_many([{"name": "grafana", "category": "storage"}])
+
+
+def test_status_without_output_is_retried_then_named():
+    fake = FakeHelm()
+    orig = fake.dispatch
+    calls = {"n": 0}
+
+    def flaky(cmd):
+        if cmd[1] == "status":
+            calls["n"] += 1
+            if calls["n"] == 1:
+                return 0, "", ""
+        return orig(cmd)
+    fake.dispatch = flaky
+    assert h.ComponentManager(fake, charts_dir=CHARTS).present({"name": "minio"})["changed"]
+    fake.dispatch = lambda cmd: (0, "not json", "") if cmd[1] == "status" else orig(cmd)
+    with pytest.raises(h.HelmError, match="helm status minio did not return JSON"):
+        h.ComponentManager(fake, charts_dir=CHARTS).present({"name": "minio"})
