@@ -409,7 +409,7 @@ class TestModuleJoin:
     def test_invalid_token_fails(self, monkeypatch, tmp_path):
         cmd = [BIN, "join", URL, "--worker"]
         res, _calls = run_module(monkeypatch, {"operation": "join", "join_url": URL, "worker": True,
-                                          "snap_data": str(tmp_path)}, [
+                                               "snap_data": str(tmp_path)}, [
             (cmd, (6, fixture("join_invalid_token.txt"), "")),
         ])
         assert res["failed"] and res["msg"] == "microk8s join failed: Connection failed. Invalid token"
