@@ -92,7 +92,7 @@ def ansible(module, args, check=False, diff=False, kubeconfig=KUBECONFIG, contex
         out, _end = json.JSONDecoder().raw_decode(proc.stdout[start:])
         return out["plays"][0]["tasks"][0]["hosts"]["localhost"]
     except (ValueError, KeyError, IndexError):
-        raise AssertionError("ansible %s failed to report:\nstdout: %s\nstderr: %s" % (module, proc.stdout, proc.stderr))
+        raise AssertionError("ansible %s failed to report:\nstdout: %s\nstderr: %s" % (module, proc.stdout, proc.stderr)) from None
 
 
 def helm_status(release, namespace):
