@@ -33,8 +33,14 @@ TOOLS_BIN = os.path.expanduser(os.environ.get("HX_TOOLS_DIR", "~/.cache/hx-mlops
 HELM = os.path.join(TOOLS_BIN, "helm")
 TIMEOUT = 180
 
-pytestmark = pytest.mark.skipif(
-    not os.path.isfile(KUBECONFIG), reason="local clusters not up (no %s); run playbooks/cluster.yml" % KUBECONFIG)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _clusters_up():
+    """A missing cluster fails loudly with the command that brings it up; it never skips."""
+    if not os.path.isfile(KUBECONFIG):
+        pytest.fail("local clusters not up (no %s): run `ansible-playbook playbooks/cluster.yml -i inventories/local`"
+                    " (make integration does it)" % KUBECONFIG)
 
 SHA = "0" * 64
 # Values of each chart for the test: minimal, plus what a domain must give (passwords, model).

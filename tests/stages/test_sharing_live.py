@@ -11,7 +11,11 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-pytest.importorskip("hx_sharing")
+try:
+    import hx_sharing  # noqa: F401 - installed by `make setup` (pip install -e sharing_services)
+except ImportError:  # a missing prerequisite fails loudly, it never skips
+    pytest.fail("hx_sharing is not installed: run `make setup` (or .venv/bin/pip install -e sharing_services)",
+                pytrace=False)
 
 from tests.sharing.conftest import minio, postgres, stack  # noqa: E402,F401 - fixtures
 
