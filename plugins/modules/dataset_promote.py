@@ -23,6 +23,7 @@ author:
   - HX-MLOps contributors (@hx-mlops)
 extends_documentation_fragment:
   - hx.mlops.attributes
+  - hx.mlops.sharing_promote
 options:
   name:
     description: Name of the dataset.
@@ -32,42 +33,6 @@ options:
     description: Version to promote; V(latest) is the newest version (semantic-version order) at the source.
     type: str
     default: latest
-  source_url:
-    description: Base URL of the source domain's Dataset Sharing API (without C(/api/v1)).
-    type: str
-    required: true
-  source_token:
-    description: Bearer token with C(read:dataset) at the source.
-    type: str
-    required: true
-  source_name:
-    description: Name of the source in messages, for example the domain name.
-    type: str
-  target_url:
-    description: Base URL of the target domain's Dataset Sharing API.
-    type: str
-    required: true
-  target_token:
-    description: Bearer token with C(read:dataset) and C(write:dataset) at the target.
-    type: str
-    required: true
-  target_name:
-    description: Name of the target in messages.
-    type: str
-  validate_certs:
-    description: Verify TLS certificates of both APIs.
-    type: bool
-    default: true
-  ca_path:
-    description: CA bundle used to verify the APIs' certificates.
-    type: path
-  timeout:
-    description: Seconds for each network operation.
-    type: int
-    default: 300
-  workdir:
-    description: Directory for the temporary copy (default the system temporary directory).
-    type: path
 attributes:
   check_mode:
     support: full
