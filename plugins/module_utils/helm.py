@@ -8,7 +8,10 @@ it is unit-testable without Ansible or a cluster:
 
 * command lines are built by pure functions (argument lists, never shell strings);
 * `changed` is decided BEFORE acting by comparing what `helm template` renders with the
-  same values against the live release (`helm status -o json`: user values + manifest);
+  same values against the live release (`helm status -o json`: user values + manifest),
+  or, when the input digest recorded in the release matches, without rendering;
+* `ensure_many` reads the live releases of a namespace in one Kubernetes API call
+  (helm_store), and falls back to `helm status` per release whenever that read may differ;
 * values travel in a 0600 temporary file, never on argv; diffs and results redact secrets.
 """
 
@@ -27,10 +30,13 @@ import time
 try:
     import yaml
     HAS_YAML = True
+    # libyaml's loader when PyYAML was built with it: same objects, several times faster
+    YAML_LOADER = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
 except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
     HAS_YAML = False
 
 from ansible_collections.hx.mlops.plugins.module_utils import catalog
+from ansible_collections.hx.mlops.plugins.module_utils import helm_store
 
 
 class HelmError(Exception):
@@ -211,7 +217,7 @@ def parse_manifests(text):
     if not HAS_YAML:
         raise HelmError('PyYAML is required to compare manifests')
     out = {}
-    for doc in yaml.safe_load_all(text or ''):
+    for doc in yaml.load_all(text or '', Loader=YAML_LOADER):
         if not isinstance(doc, dict) or not doc:
             continue
         if doc.get('kind') == 'List' and isinstance(doc.get('items'), list):
@@ -329,6 +335,30 @@ def digest_of(description):
     return None
 
 
+def live_from_release(rel):
+    """A release as `helm status -o json` prints it (or helm_store's status view of the stored
+    release: the same keys) -> the `live` dict the manager compares. One function for both
+    sources, so they cannot disagree."""
+    info = rel.get('info') or {}
+    manifests = parse_manifests(rel.get('manifest') or '')
+    chart_meta = (rel.get('chart') or {}).get('metadata') or {}
+    labels = chart_labels(manifests)
+    return {
+        'name': rel.get('name'),
+        'namespace': rel.get('namespace'),
+        'revision': rel.get('version'),
+        'status': info.get('status'),
+        'chart': ('%s-%s' % (chart_meta.get('name'), chart_meta.get('version')) if chart_meta
+                  else labels.get('helm.sh/chart')),
+        'app_version': chart_meta.get('appVersion') or labels.get('app.kubernetes.io/version'),
+        'values': rel.get('config') or {},
+        'manifests': manifests,
+        'resources': info.get('resources'),
+        'digest': digest_of(info.get('description')),
+        'updated': info.get('last_deployed'),
+    }
+
+
 # --------------------------------------------------------------------------- kubeconfig
 
 def kubeconfig_contexts(kubeconfig):
@@ -408,7 +438,7 @@ class ComponentManager(object):
     run: callable(argv) -> (rc, stdout, stderr)."""
 
     def __init__(self, run, helm='helm', charts_dir=None, kubeconfig=None, context=None,
-                 tmpdir=None, check_mode=False, diff=False):
+                 tmpdir=None, check_mode=False, diff=False, release_store=None):
         self.run = run
         self.helm = helm
         self.charts_dir = charts_dir
@@ -418,6 +448,11 @@ class ComponentManager(object):
         self.check_mode = check_mode
         self.diff = diff
         self.timings = []  # (what, release, seconds) of every helm call, for profiling
+        # release_store: object with releases(namespace) -> {release: status view or None}
+        # (helm_store.ReleaseStore), raising on anything it cannot read exactly like helm
+        self.release_store = release_store
+        self.listed = {}  # namespace -> releases(namespace), while ensure_many plans
+        self.list_fallbacks = {}  # namespace -> why helm status was used instead
 
     # -- helpers
     def _call(self, cmd, commands, what):
@@ -436,6 +471,10 @@ class ComponentManager(object):
                     self.context or '(current)', self.kubeconfig or os.environ.get('KUBECONFIG', '~/.kube/config'),
                     clean_stderr(err), ', '.join(contexts) or '(none found)'))
 
+    @staticmethod
+    def namespace_of(spec):
+        return spec.get('namespace') or 'hx-mlops'
+
     def resolve(self, spec):
         """Validate a component spec against the catalog and fill in defaults."""
         name, entry = catalog.lookup(spec['name'], spec.get('category'))
@@ -443,7 +482,7 @@ class ComponentManager(object):
         out['name'] = name
         out['category'] = entry['category']
         out['release'] = spec.get('release') or entry['chart']
-        out['namespace'] = spec.get('namespace') or 'hx-mlops'
+        out['namespace'] = self.namespace_of(spec)
         if spec.get('chart_path'):
             out['chart_path'] = spec['chart_path']
         else:
@@ -454,8 +493,33 @@ class ComponentManager(object):
             raise HelmError("chart of module '%s' not found at %s" % (name, out['chart_path']))
         return out
 
+    def prefetch(self, namespaces):
+        """Read every release of these namespaces at once (one API call each) for the planning
+        phase. A namespace the store cannot read exactly like helm is left to `helm status`."""
+        if self.release_store is None:
+            return
+        for ns in sorted(set(namespaces)):
+            started = time.time()
+            try:
+                self.listed[ns] = self.release_store.releases(ns)
+                what = 'list'
+            except Exception as exc:  # pylint: disable=broad-except
+                # Unsupported, or anything unexpected: helm status gives the exact answer
+                self.list_fallbacks[ns] = '%s: %s' % (type(exc).__name__, exc)
+                what = 'list-fallback'
+            self.timings.append((what, ns, round(time.time() - started, 3)))
+
     def live(self, spec, commands, show_resources=False):
-        """The deployed release, or None. One helm call: status -o json carries values and manifest."""
+        """The deployed release, or None. From the prefetched namespace listing when there is
+        one (not for show_resources: only helm adds the live objects), else one helm call:
+        status -o json carries values and manifest."""
+        listed = None if show_resources else self.listed.get(spec['namespace'])
+        if listed is not None:
+            if spec['release'] not in listed:
+                return None  # the namespace's complete release store holds no revision of it
+            if listed[spec['release']] is not None:
+                return live_from_release(listed[spec['release']])
+            # that release's latest revision could not be read exactly: ask helm
         cmd = cmd_status(self.helm, spec['release'], spec['namespace'], self.kubeconfig, self.context,
                          show_resources=show_resources)
         rc, out, err = self._call(cmd, commands, 'status')
@@ -471,24 +535,7 @@ class ComponentManager(object):
         except ValueError:
             raise HelmError('helm status %s did not return JSON (stdout %r, stderr %r)' % (
                 spec['release'], (out or '')[:200], clean_stderr(err)[:200]), commands, err)
-        info = rel.get('info') or {}
-        manifests = parse_manifests(rel.get('manifest') or '')
-        chart_meta = (rel.get('chart') or {}).get('metadata') or {}
-        labels = chart_labels(manifests)
-        return {
-            'name': rel.get('name'),
-            'namespace': rel.get('namespace'),
-            'revision': rel.get('version'),
-            'status': info.get('status'),
-            'chart': ('%s-%s' % (chart_meta.get('name'), chart_meta.get('version')) if chart_meta
-                      else labels.get('helm.sh/chart')),
-            'app_version': chart_meta.get('appVersion') or labels.get('app.kubernetes.io/version'),
-            'values': rel.get('config') or {},
-            'manifests': manifests,
-            'resources': info.get('resources'),
-            'digest': digest_of(info.get('description')),
-            'updated': info.get('last_deployed'),
-        }
+        return live_from_release(rel)
 
     def desired_values(self, spec):
         # secret_values (no_log in the modules) are merged last: same file, redacted in diffs
@@ -687,6 +734,8 @@ class ComponentManager(object):
         plans = {}
         failed = False
         try:
+            # the live releases of each namespace in one read, instead of one helm process each
+            self.prefetch(self.namespace_of(s) for s in by_name.values())
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 futures = dict((n, pool.submit(self._safe, self.plan, by_name[n])) for n in by_name)
                 for name, fut in futures.items():
@@ -696,6 +745,7 @@ class ComponentManager(object):
                     else:
                         results[name] = dict(value, name=name)
                         failed = True
+            self.listed = {}  # planning is over: later reads must see the cluster again
             if not failed:
                 # removals: dependents before their dependencies; then installs/upgrades:
                 # each module starts as soon as the modules it depends on are done (a DAG,
@@ -710,6 +760,7 @@ class ComponentManager(object):
                     results[name] = dict(plans[name]['result'], skipped=True, changed=False,
                                          msg='not run: another module failed')
         finally:
+            self.listed = {}
             for plan in plans.values():
                 self.finish(plan)
         for name, res in results.items():
@@ -856,4 +907,5 @@ def manager_from_module(module):
     return ComponentManager(
         run, helm=helm, charts_dir=find_charts_path(p.get('charts_path')), kubeconfig=kubeconfig,
         context=p.get('context'), tmpdir=module.tmpdir, check_mode=module.check_mode,
-        diff=module._diff)
+        diff=module._diff,
+        release_store=helm_store.ReleaseStore(kubeconfig, p.get('context'), tmpdir=module.tmpdir))

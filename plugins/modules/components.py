@@ -19,6 +19,11 @@ description:
     dependents before their dependencies.
   - Each module's C(changed) is decided before acting exactly as M(hx.mlops.component) does; the
     task is changed when any module is.
+  - The live releases are read with one Kubernetes API call per namespace (the Secrets of helm's
+    default storage driver) instead of one C(helm status) per module, with the kubeconfig and context
+    given; when that read cannot be exactly what helm would see (kubeconfig users with C(exec) or
+    C(auth-provider), proxies, another C(HELM_DRIVER), HTTP errors such as a 403, ...), C(helm status)
+    is used per module as before.
 author:
   - HX-MLOps maintainers (@hx-mlops)
 extends_documentation_fragment:
@@ -147,10 +152,20 @@ commands:
   type: list
   elements: list
 timings:
-  description: Wall-clock seconds of every helm call (C(call), C(release), C(seconds)), in completion order.
+  description:
+    - Wall-clock seconds of every helm call (C(call), C(release), C(seconds)), in completion order.
+    - C(call=list) is the one Kubernetes API read of every helm release of a namespace (C(release) holds
+      the namespace) that replaces C(helm status) per release while planning; C(call=list-fallback) means
+      that read was not possible exactly like helm (see RV(list_fallbacks)) and C(helm status) was used.
   returned: always
   type: list
   elements: dict
+list_fallbacks:
+  description:
+    - Namespaces whose releases were read with C(helm status) per release instead of one Kubernetes API
+      read, with the reason (for example an C(exec) kubeconfig user, a proxy, or an HTTP 403).
+  returned: always
+  type: dict
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -220,7 +235,8 @@ def main():
     changed_modules = [r['name'] for r in results if r.get('changed')]
     out = dict(changed=bool(changed_modules), results=results, levels=levels,
                changed_modules=changed_modules, commands=commands,
-               timings=[dict(call=w, release=r, seconds=t) for w, r, t in manager.timings])
+               timings=[dict(call=w, release=r, seconds=t) for w, r, t in manager.timings],
+               list_fallbacks=manager.list_fallbacks)
     if failed:
         errors = ['%s: %s' % (r['name'], r['msg']) for r in results if r.get('failed')]
         module.fail_json(msg='; '.join(errors), **out)

@@ -78,7 +78,7 @@ def env():
     return e
 
 
-def ansible(module, args, check=False, diff=False, kubeconfig=KUBECONFIG, context=CONTEXT):
+def ansible(module, args, check=False, diff=False, kubeconfig=KUBECONFIG, context=CONTEXT, extra_env=None):
     """Run one module ad hoc on localhost; return its result dict."""
     args = dict(args)
     if module != "hx.mlops.component_info" or args.get("what") == "status":
@@ -91,7 +91,8 @@ def ansible(module, args, check=False, diff=False, kubeconfig=KUBECONFIG, contex
         cmd.append("--check")
     if diff:
         cmd.append("--diff")
-    proc = subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True, text=True, timeout=TIMEOUT + 120)
+    proc = subprocess.run(cmd, cwd=ROOT, env=dict(env(), **(extra_env or {})), capture_output=True, text=True,
+                          timeout=TIMEOUT + 120)
     try:
         # the json callback prints one document; profile_tasks may add timing lines around it
         start = proc.stdout.index("\n{") + 1 if not proc.stdout.startswith("{") else 0
@@ -302,3 +303,88 @@ def test_catalog_images_for_mirroring():
     assert "docker.io/curlimages/curl:8.10.1" in res["by_component"]["torchserve"]
     assert {"source": "quay.io/minio/minio:RELEASE.2024-11-07T00-52-20Z",
             "target": "mirror.local:5000/minio/minio:RELEASE.2024-11-07T00-52-20Z"} in res["mirror"]
+
+
+# --- hx.mlops.components: the live releases in one Kubernetes API read ---------------------------
+
+def helm_cli(*args):
+    proc = subprocess.run([HELM, *args, "--kubeconfig", KUBECONFIG, "--kube-context", CONTEXT],
+                          capture_output=True, text=True, timeout=TIMEOUT + 60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def by_name(res):
+    assert not res.get("failed"), res.get("msg")
+    return {r["name"]: r for r in res["results"]}
+
+
+def test_components_noop_reads_the_releases_in_one_list(namespace, tmp_path):
+    """A no-op re-run runs no `helm status` (one list of the namespace's release Secrets); an
+    out-of-band upgrade or rollback, and a release without the recorded digest, are still seen."""
+    vf = tmp_path / "prometheus.json"
+    vf.write_text(json.dumps(VALUES["prometheus"]))
+    # prometheus deployed by plain helm with the same values: no digest in its description
+    helm_cli("upgrade", "--install", "prometheus", os.path.join(ROOT, "charts", "prometheus"), "-n", namespace,
+             "--create-namespace", "--values", str(vf), "--wait")
+    args = {"components": [{"name": "postgres", "values": VALUES["postgres"]},
+                           {"name": "prometheus", "values": VALUES["prometheus"]}],
+            "namespace": namespace, "timeout": TIMEOUT}
+    res = ansible("hx.mlops.components", args)
+    got = by_name(res)
+    assert got["postgres"]["changed"] and got["postgres"]["changes"]["method"] == "install"
+    assert not got["prometheus"]["changed"] and got["prometheus"]["changes"]["method"] == "render"
+    assert res["list_fallbacks"] == {}
+    assert sorted(c[1] for c in res["commands"]) == ["template", "upgrade"]
+    calls = [(t["call"], t["release"]) for t in res["timings"]]
+    assert calls[0] == ("list", namespace) and ("status", "postgres") not in calls
+
+    # no-op: changed=false, not one helm status; prometheus (no digest) is rendered again
+    res = ansible("hx.mlops.components", args)
+    got = by_name(res)
+    assert res["changed"] is False, [r.get("changes") for r in res["results"]]
+    assert got["postgres"]["changes"]["method"] == "digest" and got["postgres"]["revision"] == 1
+    assert got["prometheus"]["changes"]["method"] == "render"
+    assert sorted((t["call"], t["release"]) for t in res["timings"]) == [("list", namespace),
+                                                                         ("template", "prometheus")]
+    assert not [t for t in res["timings"] if t["call"] == "status"]
+
+    # out-of-band upgrade with other values: changed (rendered and compared, the digest is gone)
+    helm_cli("upgrade", "postgres", os.path.join(ROOT, "charts", "postgres"), "-n", namespace, "--reuse-values",
+             "--set", "resources.limits.memory=768Mi", "--wait")
+    res = ansible("hx.mlops.components", args, check=True)
+    got = by_name(res)
+    assert got["postgres"]["changed"] and got["postgres"]["revision"] == 2
+    assert got["postgres"]["changes"]["method"] == "render" and got["postgres"]["changes"]["values_changed"]
+    assert not got["prometheus"]["changed"]
+    assert not [t for t in res["timings"] if t["call"] == "status"]
+
+    # converge again (revision 3, digest recorded), then roll back out of band to revision 2
+    res = ansible("hx.mlops.components", args)
+    assert by_name(res)["postgres"]["changed"] and by_name(res)["postgres"]["revision"] == 3
+    assert ansible("hx.mlops.components", args)["changed"] is False
+    helm_cli("rollback", "postgres", "2", "-n", namespace, "--wait")
+    res = ansible("hx.mlops.components", args, check=True)
+    got = by_name(res)
+    assert got["postgres"]["changed"] and got["postgres"]["revision"] == 4
+    assert got["postgres"]["changes"]["method"] == "render" and got["postgres"]["changes"]["values_changed"]
+    assert not [t for t in res["timings"] if t["call"] == "status"]
+
+
+def test_components_fall_back_to_helm_status_when_the_list_is_not_exact(namespace, tmp_path):
+    """When the batched read could differ from helm's (here: a proxy is set), helm status per release
+    decides, with the same answer."""
+    helm_cli("upgrade", "--install", "kepler", os.path.join(ROOT, "charts", "kepler"), "-n", namespace,
+             "--create-namespace", "--wait")
+    args = {"components": [{"name": "kepler"}, {"name": "scaphandre"}], "namespace": namespace,
+            "timeout": TIMEOUT}
+    res = ansible("hx.mlops.components", args, check=True, extra_env={"HELM_DRIVER": "secret"})
+    assert res["list_fallbacks"] == {} and not [t for t in res["timings"] if t["call"] == "status"]
+    fast = by_name(res)
+    res = ansible("hx.mlops.components", args, check=True, extra_env={"HTTPS_PROXY": "http://127.0.0.1:9"})
+    assert "HTTPS_PROXY is set" in res["list_fallbacks"][namespace]
+    slow = by_name(res)
+    assert sorted(t["release"] for t in res["timings"] if t["call"] == "status") == ["kepler", "scaphandre"]
+    for name in ("kepler", "scaphandre"):
+        assert fast[name]["changed"] == slow[name]["changed"] and fast[name]["changes"] == slow[name]["changes"]
+    assert not fast["kepler"]["changed"] and fast["scaphandre"]["changed"]

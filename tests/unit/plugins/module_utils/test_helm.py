@@ -482,3 +482,111 @@ def test_status_without_output_is_retried_then_named():
     fake.dispatch = lambda cmd: (0, "not json", "") if cmd[1] == "status" else orig(cmd)
     with pytest.raises(h.HelmError, match="helm status minio did not return JSON"):
         h.ComponentManager(fake, charts_dir=CHARTS).present({"name": "minio"})
+
+
+# --- the batched read of the live releases (helm_store) -----------------------------------------
+
+class FakeStore(object):
+    """releases(namespace) from FakeHelm's release store, like helm_store.ReleaseStore."""
+
+    def __init__(self, fake, error=None, unreadable=()):
+        self.fake = fake
+        self.error = error
+        self.unreadable = unreadable
+        self.calls = []
+
+    def releases(self, namespace):
+        self.calls.append(namespace)
+        if self.error:
+            raise self.error
+        return dict((name, None if name in self.unreadable else h.helm_store.status_view(rel))
+                    for name, rel in self.fake.releases.items())
+
+
+def test_live_is_the_same_from_helm_status_and_from_the_store():
+    fake = FakeHelm()
+    h.ComponentManager(fake, charts_dir=CHARTS).present({"name": "minio"})
+    rel = fake.releases["minio"]
+    assert "chart" in rel and "chart" not in h.helm_store.status_view(rel)
+    by_helm = h.ComponentManager(fake, charts_dir=CHARTS).live({"release": "minio", "namespace": "ns"}, [])
+    mgr = h.ComponentManager(fake, charts_dir=CHARTS, release_store=FakeStore(fake))
+    mgr.prefetch(["ns"])
+    by_store = mgr.live({"release": "minio", "namespace": "ns"}, [])
+    # helm status -o json carries no chart metadata: both fall back on the chart labels
+    assert by_store == dict(by_helm, chart=by_store["chart"], app_version=by_store["app_version"])
+    assert by_store["digest"] and by_store["manifests"] == by_helm["manifests"]
+
+
+def test_noop_ensure_many_runs_no_helm_status():
+    fake = FakeHelm()
+    specs = [{"name": n} for n in ("postgres", "minio", "prometheus", "grafana")]
+    h.ComponentManager(fake, charts_dir=CHARTS).ensure_many(specs)
+    fake.calls[:] = []
+    store = FakeStore(fake)
+    mgr = h.ComponentManager(fake, charts_dir=CHARTS, release_store=store)
+    results, failed = mgr.ensure_many(specs)
+    assert not failed and not any(r["changed"] for r in results)
+    assert fake.calls == [] and store.calls == ["hx-mlops"]
+    assert [r["changes"]["method"] for r in results] == ["digest"] * 4
+    assert [t[:2] for t in mgr.timings] == [("list", "hx-mlops")] and mgr.list_fallbacks == {}
+    assert mgr.listed == {}  # only for the planning phase
+
+
+def test_store_decides_changed_exactly_like_helm_status():
+    fake = FakeHelm()
+    base = {"name": "postgres", "values": {"auth": {"password": "x"}}}
+    h.ComponentManager(fake, charts_dir=CHARTS).present(base)
+
+    def plan_with_store(spec, **kw):
+        fake.calls[:] = []
+        mgr = h.ComponentManager(fake, charts_dir=CHARTS, release_store=FakeStore(fake), check_mode=True, **kw)
+        return mgr.ensure_many([spec])[0][0]
+
+    # other values: digest differs -> rendered and compared
+    res = plan_with_store(dict(base, values={"auth": {"password": "y"}}))
+    assert res["changed"] and res["changes"]["method"] == "render" and subcommands(fake) == ["template"]
+    # deployed out of band (no digest description), same values: rendered, unchanged
+    fake.releases["postgres"]["info"]["description"] = "Upgrade complete"
+    res = plan_with_store(base)
+    assert not res["changed"] and res["changes"]["method"] == "render" and subcommands(fake) == ["template"]
+    # a failed latest revision with the right digest is not skipped
+    fake.releases["postgres"]["info"].update(status="failed", description="hx.mlops input digest %s" % res["digest"])
+    res = plan_with_store(base)
+    assert res["changed"] and res["changes"]["reasons"] == ["release status is 'failed', not 'deployed'"]
+    # not in the namespace's store at all: not installed, no helm status needed
+    res = plan_with_store(dict(base, name="minio"))
+    assert res["changed"] and res["changes"]["reasons"] == ["release is not installed"]
+    assert subcommands(fake) == ["template"]
+    # state absent: removal decided from the store too
+    res = plan_with_store(dict(base, state="absent"))
+    assert res["changed"] and subcommands(fake) == []
+
+
+def test_store_falls_back_to_helm_status_when_unsure():
+    fake = FakeHelm()
+    specs = [{"name": "postgres"}, {"name": "minio"}]
+    h.ComponentManager(fake, charts_dir=CHARTS).ensure_many(specs)
+    # the whole namespace: Unsupported (or anything unexpected) -> helm status per release
+    for error in (h.helm_store.Unsupported("HTTP 403"), RuntimeError("boom")):
+        fake.calls[:] = []
+        mgr = h.ComponentManager(fake, charts_dir=CHARTS, release_store=FakeStore(fake, error=error))
+        results, failed = mgr.ensure_many(specs)
+        assert not failed and not any(r["changed"] for r in results)
+        assert sorted(subcommands(fake)) == ["status", "status"]
+        assert [t[0] for t in mgr.timings][0] == "list-fallback"
+        assert mgr.list_fallbacks == {"hx-mlops": "%s: %s" % (type(error).__name__, error)}
+    # one release whose latest revision could not be read: helm status for that one only
+    fake.calls[:] = []
+    mgr = h.ComponentManager(fake, charts_dir=CHARTS, release_store=FakeStore(fake, unreadable=("minio",)))
+    results, failed = mgr.ensure_many(specs)
+    assert not failed and fake.calls and [c[1:3] for c in fake.calls] == [["status", "minio"]]
+
+
+def test_status_with_resources_always_asks_helm():
+    fake = FakeHelm()
+    h.ComponentManager(fake, charts_dir=CHARTS).present({"name": "minio"})
+    fake.calls[:] = []
+    mgr = h.ComponentManager(fake, charts_dir=CHARTS, release_store=FakeStore(fake))
+    mgr.prefetch(["hx-mlops"])
+    assert mgr.status({"name": "minio"})["installed"] and subcommands(fake) == ["status"]
+    assert "--show-resources" in fake.calls[0]
