@@ -16,7 +16,7 @@ want() { [[ "$skip" != *" $1 "* ]]; }
 
 # Debian packages: PostgreSQL (tests and local services), debootstrap + qemu for
 # Molecule images, Docker Engine, and build helpers.
-apt_packages=(postgresql postgresql-contrib debootstrap qemu-user-static binfmt-support docker.io
+apt_packages=(postgresql postgresql-contrib debootstrap qemu-user-static binfmt-support docker.io wrk
   rsync curl ca-certificates git make python3-venv procps iproute2 jq)
 
 if want apt; then

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import os
 import time
 import uuid
 from base64 import b64encode
 from contextlib import asynccontextmanager
 from typing import Any
 
+import psycopg
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
@@ -16,6 +19,7 @@ from starlette.requests import ClientDisconnect
 
 from . import __version__
 from .auth import TokenCache
+from .catalog import CatalogReader
 from .db import Database
 from .logs import get_logger
 from .schemas import Error, Health, HealthState
@@ -98,7 +102,7 @@ class AccessLogMiddleware:
         for k, v in scope.get("headers", []):
             if k == b"x-request-id":
                 rid = v.decode("latin-1")[:64]
-        rid = rid or uuid.uuid4().hex[:16]
+        rid = rid or os.urandom(8).hex()
         status_code = 0
 
         async def _send(message):
@@ -142,13 +146,24 @@ def create_app(
         state.db = Database(settings)
         state.store = ObjectStore(settings, getattr(settings, bucket_attr))
         state.token_cache = TokenCache(settings.auth_cache_seconds)
+        state.catalog = CatalogReader(
+            settings.database_url.get_secret_value(),
+            settings.catalog_connections,
+            settings.db_connect_timeout,
+            settings.catalog_cache_bytes,
+        )
         if settings.create_buckets:
             try:
                 await asyncio.to_thread(state.store.ensure_bucket)
             except Exception as exc:  # noqa: BLE001 - start anyway; /health reports DOWN
                 log.warning("could not ensure bucket", extra={"bucket": state.store.bucket, "error": repr(exc)})
         log.info("service started", extra={"service": title, "bucket": state.store.bucket})
+        # Everything imported and built so far lives as long as the process: keep it out of the
+        # collector's scans, so full collections stay short under load (tail latency).
+        gc.collect()
+        gc.freeze()
         yield
+        await state.catalog.close()
         state.db.dispose()
 
     app = FastAPI(
@@ -174,6 +189,12 @@ def create_app(
     @app.exception_handler(OperationalError)
     async def _db_down(request: Request, exc: OperationalError):
         log.warning("database unavailable", extra={"error": str(exc.orig)[:300]})
+        return JSONResponse({"detail": "database unavailable"}, status_code=503)
+
+    @app.exception_handler(psycopg.OperationalError)
+    async def _db_down_async(request: Request, exc: psycopg.OperationalError):
+        # the asyncio catalog path talks to psycopg directly (hx_sharing.catalog)
+        log.warning("database unavailable", extra={"error": str(exc)[:300]})
         return JSONResponse({"detail": "database unavailable"}, status_code=503)
 
     @app.exception_handler(DataError)

@@ -75,6 +75,8 @@ def _serve(service: str, host: str | None, port: int | None, workers: int) -> No
         port=port or default_port,
         workers=workers,
         log_config=None,
+        loop="uvloop",  # declared dependencies: fail loudly rather than fall back to the slow pure-Python ones
+        http="httptools",
         access_log=False,  # the app writes its own structured access log
         proxy_headers=True,
         timeout_keep_alive=30,

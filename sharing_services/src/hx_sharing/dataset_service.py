@@ -15,7 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from . import zipstream
 from .app import COMMON_RESPONSES, create_app, digest_headers, new_object_key
 from .auth import ReadDataset, WriteDataset
-from .common_routes import ID_RESOLUTION, check_text, id_param, keep_latest, not_found, resolve, safe_filename
+from .catalog import CatalogSpec, json_fragment
+from .common_routes import ID_RESOLUTION, check_text, id_param, not_found, resolve, safe_filename
 from .db import Dataset
 from .logs import get_logger
 from .schemas import DatasetCatalog, DatasetFileInfo, DatasetResponse, DataType, Error
@@ -78,6 +79,38 @@ def to_response(d: Dataset) -> DatasetResponse:
         created=d.created_at,
         createdBy=d.created_by,
     )
+
+
+def _catalog_document(r) -> dict:
+    """A catalog row (named tuple) as the document ``to_response`` gives, for the cached read path."""
+    return {
+        "datasetIdentifier": r.id,
+        "name": r.name,
+        "version": r.version,
+        "dataType": r.data_type,
+        "tag": r.tag,
+        "parameters": json_fragment(r.parameters),
+        "sha256": r.sha256,
+        "size": r.zip_size,
+        "dataset": {"size": r.dataset_size, "sha256": r.dataset_sha256},
+        "dataModel": {"size": r.data_model_size, "sha256": r.data_model_sha256},
+        "created": r.created_at,
+        "createdBy": r.created_by,
+    }
+
+
+DATASET_CATALOG = CatalogSpec(
+    kind="dataset",
+    table="dataset",
+    list_key="datasets",
+    columns=(
+        "id", "name", "version", "data_type", "tag", "parameters", "sha256", "zip_size", "dataset_size",
+        "dataset_sha256", "data_model_size", "data_model_sha256", "created_at", "created_by",
+    ),  # fmt: skip
+    json_columns=frozenset({"parameters"}),
+    document=_catalog_document,
+    filters=("tag", "data_type", "name"),
+)
 
 
 class _ZipHashingSink:
@@ -215,7 +248,7 @@ def _insert(db, row: Dataset) -> tuple[bool, Dataset]:
     "`version=latest` keeps only the newest version of each dataset name.",
     responses=COMMON_RESPONSES,
 )
-def dataset_catalog(
+async def dataset_catalog(
     request: Request,
     principal: ReadDataset,
     tag: str | None = Query(None, max_length=255),
@@ -227,23 +260,11 @@ def dataset_catalog(
 ) -> Response:
     for v, n in ((tag, "tag"), (name, "name"), (version, "version")):
         check_text(v, n)
-    q = select(Dataset).order_by(Dataset.id)
-    if tag:
-        q = q.where(Dataset.tag == tag)
-    if dataType:
-        q = q.where(Dataset.data_type == dataType)
-    if name:
-        q = q.where(Dataset.name == name)
-    if version and version != "latest":
-        q = q.where(Dataset.version == version)
-    if version != "latest":
-        q = q.offset(offset).limit(limit)
-    rows = request.app.state.db.read(lambda s: list(s.scalars(q)))
-    if version == "latest":
-        rows = keep_latest(rows)[offset:][:limit]
-    return Response(
-        DatasetCatalog(datasets=[to_response(r) for r in rows]).model_dump_json(), media_type="application/json"
+    # On the event loop, cached per catalog generation: see hx_sharing.catalog.
+    body = await request.app.state.catalog.answer(
+        DATASET_CATALOG, {"tag": tag, "data_type": dataType, "name": name}, version, limit, offset
     )
+    return Response(body, media_type="application/json")
 
 
 def _resolve(db, dataset_id: int, version: str | None) -> Dataset:

@@ -102,6 +102,19 @@ class ModelStatusEvent(Base):
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class CatalogGeneration(Base):
+    """Per catalog ('model', 'dataset'): a counter bumped by a trigger on every committed change.
+
+    Catalog answers are cached per process under the generation read before the query
+    (``catalog.CatalogReader``); migration 0002 creates the triggers.
+    """
+
+    __tablename__ = "catalog_generation"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
 class Dataset(Base):
     __tablename__ = "dataset"
     __table_args__ = (UniqueConstraint("name", "version", name="uq_dataset_name_version"),)

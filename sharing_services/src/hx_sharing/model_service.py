@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 
 from .app import COMMON_RESPONSES, create_app, digest_headers, new_object_key
 from .auth import ReadModel, WriteModel
-from .common_routes import ID_RESOLUTION, check_text, id_param, keep_latest, not_found, resolve, safe_filename
+from .catalog import CatalogSpec, json_fragment
+from .common_routes import ID_RESOLUTION, check_text, id_param, not_found, resolve, safe_filename
 from .db import Model, ModelStatusEvent, utcnow
 from .logs import get_logger
 from .schemas import Error, ModelCatalog, ModelResponse, ModelStatus, StatusChange, StatusEvent, StatusHistory
@@ -82,6 +83,43 @@ def to_response(m: Model) -> ModelResponse:
         statusChangedAt=m.status_changed_at,
         statusChangedBy=m.status_changed_by,
     )
+
+
+def _catalog_document(r) -> dict:
+    """A catalog row (named tuple) as the document ``to_response`` gives, for the cached read path."""
+    return {
+        "modelIdentifier": r.id,
+        "name": r.name,
+        "version": r.version,
+        "status": r.status,
+        "library": r.library,
+        "libraryVersion": r.library_version,
+        "domain": r.domain,
+        "tag": r.tag,
+        "parameters": json_fragment(r.parameters),
+        "characteristics": json_fragment(r.characteristics),
+        "sha256": r.sha256,
+        "size": r.size_bytes,
+        "created": r.created_at,
+        "createdBy": r.created_by,
+        "statusChangedAt": r.status_changed_at,
+        "statusChangedBy": r.status_changed_by,
+    }
+
+
+MODEL_CATALOG = CatalogSpec(
+    kind="model",
+    table="model",
+    list_key="models",
+    columns=(
+        "id", "name", "version", "status", "library", "library_version", "domain", "tag", "parameters",
+        "characteristics", "sha256", "size_bytes", "created_at", "created_by", "status_changed_at",
+        "status_changed_by",
+    ),  # fmt: skip
+    json_columns=frozenset({"parameters", "characteristics"}),
+    document=_catalog_document,
+    filters=("domain", "tag", "status", "name"),
+)
 
 
 @router.post(
@@ -192,7 +230,7 @@ def _insert(db, row: Model) -> tuple[bool, Model]:
     "`version=latest` keeps only the newest version of each model name.",
     responses=COMMON_RESPONSES,
 )
-def model_catalog(
+async def model_catalog(
     request: Request,
     principal: ReadModel,
     domain: str | None = Query(None, max_length=255),
@@ -207,26 +245,11 @@ def model_catalog(
 ) -> Response:
     for v, n in ((domain, "domain"), (tag, "tag"), (name, "name"), (version, "version")):
         check_text(v, n)
-    q = select(Model).order_by(Model.id)
-    if domain:
-        q = q.where(Model.domain == domain)
-    if tag:
-        q = q.where(Model.tag == tag)
-    if status_:
-        q = q.where(Model.status == status_)
-    if name:
-        q = q.where(Model.name == name)
-    if version and version != "latest":
-        q = q.where(Model.version == version)
-    if version != "latest":
-        q = q.offset(offset).limit(limit)
-    rows = request.app.state.db.read(lambda s: list(s.scalars(q)))
-    if version == "latest":
-        rows = keep_latest(rows)[offset:][:limit]
-    # Serialised once here; returning a Response skips FastAPI's second validation pass.
-    return Response(
-        ModelCatalog(models=[to_response(r) for r in rows]).model_dump_json(), media_type="application/json"
+    # On the event loop, cached per catalog generation: see hx_sharing.catalog.
+    body = await request.app.state.catalog.answer(
+        MODEL_CATALOG, {"domain": domain, "tag": tag, "status": status_, "name": name}, version, limit, offset
     )
+    return Response(body, media_type="application/json")
 
 
 @router.get(

@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     database_url: SecretStr = SecretStr("postgresql+psycopg://sharing@127.0.0.1:5432/sharing")
     db_pool_size: int = Field(10, ge=1)
     db_connect_timeout: int = Field(5, ge=1, description="seconds")
+    # The catalog read path (GET /model_catalog, /dataset_catalog) runs on the event loop with its
+    # own asyncio connections, and caches answers per catalog generation (see hx_sharing.catalog).
+    catalog_connections: int = Field(4, ge=1, le=64)
+    catalog_cache_bytes: int = Field(16 * MiB, ge=0, description="per process; 0 turns the cache off")
 
     # S3 / MinIO
     s3_endpoint_url: str | None = "http://127.0.0.1:9000"
