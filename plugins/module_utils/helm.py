@@ -560,11 +560,22 @@ class ComponentManager(object):
             return "invalid values for '%s': %s" % (spec['name'], m.group(1).strip())
         return "helm template of '%s' failed: %s" % (spec['name'], text)
 
-    def _prepare_chart(self, spec, workdir):
+    def _prepare_chart(self, spec, plan):
         if spec['name'] == 'kubeflow_pipelines' and spec.get('manifests_dir'):
             spec = dict(spec)
-            spec['chart_path'] = build_upstream_chart(spec['manifests_dir'], workdir)
+            spec['chart_path'] = build_upstream_chart(spec['manifests_dir'], self._workdir(plan))
         return spec
+
+    def _workdir(self, plan):
+        # created on first use: a no-op plan needs no temporary files at all
+        if not plan.get('workdir'):
+            plan['workdir'] = tempfile.mkdtemp(prefix='hx-component-', dir=self.tmpdir)
+        return plan['workdir']
+
+    def _values_file(self, plan):
+        if not plan.get('values_file'):
+            plan['values_file'] = write_values_file(plan['values'], self._workdir(plan))
+        return plan['values_file']
 
     # -- plan (read-only) and apply, so several modules can be planned at once
     def plan(self, spec):
@@ -582,11 +593,9 @@ class ComponentManager(object):
                 if self.diff:
                     result['diff'] = make_diff(spec['release'], spec['namespace'], live, None)
             return plan
-        plan['workdir'] = tempfile.mkdtemp(prefix='hx-component-', dir=self.tmpdir)
         try:
-            spec = plan['spec'] = self._prepare_chart(spec, plan['workdir'])
-            values = self.desired_values(spec)
-            plan['values_file'] = write_values_file(values, plan['workdir'])
+            spec = plan['spec'] = self._prepare_chart(spec, plan)
+            values = plan['values'] = self.desired_values(spec)
             digest = plan['digest'] = input_digest(spec['chart_path'], values, spec['release'],
                                                    spec['namespace'], self.helm)
             live = self.live(spec, commands)
@@ -611,7 +620,7 @@ class ComponentManager(object):
                 cmp_ = compare(live, desired)
                 cmp_['method'] = 'digest'
             else:
-                desired = {'values': values, 'manifests': self.render(spec, plan['values_file'], commands)}
+                desired = {'values': values, 'manifests': self.render(spec, self._values_file(plan), commands)}
                 cmp_ = compare(live, desired)
                 cmp_['method'] = 'render'
             result['changes'] = cmp_
@@ -641,7 +650,7 @@ class ComponentManager(object):
             if rc != 0:
                 raise HelmError("helm uninstall of '%s' failed: %s" % (spec['name'], clean_stderr(err)), commands, err)
             return result
-        cmd = cmd_upgrade(self.helm, spec['release'], spec['chart_path'], spec['namespace'], plan['values_file'],
+        cmd = cmd_upgrade(self.helm, spec['release'], spec['chart_path'], spec['namespace'], self._values_file(plan),
                           wait=spec.get('wait', True), timeout=spec.get('timeout', 300),
                           atomic=spec.get('atomic', False), kubeconfig=self.kubeconfig, context=self.context,
                           digest=plan['digest'])
@@ -666,6 +675,7 @@ class ComponentManager(object):
         if plan.get('workdir'):
             shutil.rmtree(plan['workdir'], ignore_errors=True)
             plan['workdir'] = None
+            plan['values_file'] = None
 
     def ensure(self, spec):
         plan = self.plan(spec)

@@ -31,6 +31,8 @@ from urllib.parse import quote, urlsplit
 try:
     import yaml
     HAS_YAML = True
+    # libyaml's safe loader when available: a kubeconfig's base64 blobs are slow to scan in Python
+    YAML_LOADER = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
 except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
     HAS_YAML = False
 
@@ -215,7 +217,7 @@ def load_kubeconfig(path):
         raise Unsupported('PyYAML missing')
     try:
         with open(path) as fh:
-            return yaml.safe_load(fh)
+            return yaml.load(fh, Loader=YAML_LOADER)  # noqa: S506 - a safe loader (CSafeLoader or SafeLoader)
     except Exception as exc:  # pylint: disable=broad-except
         raise Unsupported('kubeconfig unreadable: %s' % exc)
 

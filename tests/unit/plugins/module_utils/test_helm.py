@@ -517,11 +517,14 @@ def test_live_is_the_same_from_helm_status_and_from_the_store():
     assert by_store["digest"] and by_store["manifests"] == by_helm["manifests"]
 
 
-def test_noop_ensure_many_runs_no_helm_status():
+def test_noop_ensure_many_runs_no_helm_status(monkeypatch):
     fake = FakeHelm()
     specs = [{"name": n} for n in ("postgres", "minio", "prometheus", "grafana")]
     h.ComponentManager(fake, charts_dir=CHARTS).ensure_many(specs)
     fake.calls[:] = []
+    # nor any temporary directory or values file
+    monkeypatch.setattr(h.tempfile, "mkdtemp", lambda **kw: pytest.fail("a no-op wrote temporary files"))
+    monkeypatch.setattr(h.tempfile, "mkstemp", lambda **kw: pytest.fail("a no-op wrote temporary files"))
     store = FakeStore(fake)
     mgr = h.ComponentManager(fake, charts_dir=CHARTS, release_store=store)
     results, failed = mgr.ensure_many(specs)
