@@ -161,7 +161,7 @@ def connection_settings(config, context=None, base_dir='.', environ=None):
     for var in HELM_ENV + PROXY_ENV:
         if environ.get(var):
             raise Unsupported('%s is set' % var)
-    if environ.get('HELM_DRIVER', '').lower() not in SECRET_DRIVERS:
+    if environ.get('HELM_DRIVER', '') not in SECRET_DRIVERS:  # helm matches it case-sensitively
         raise Unsupported('HELM_DRIVER is %s' % environ.get('HELM_DRIVER'))
     if not isinstance(config, dict):
         raise Unsupported('kubeconfig is not a mapping')

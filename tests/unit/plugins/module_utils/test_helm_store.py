@@ -162,6 +162,7 @@ def test_settings_fall_back_for_what_they_do_not_handle(cluster, user, match):
 @pytest.mark.parametrize("environ, match", [
     ({"HELM_DRIVER": "configmap"}, "HELM_DRIVER"),
     ({"HELM_DRIVER": "sql"}, "HELM_DRIVER"),
+    ({"HELM_DRIVER": "Secrets"}, "HELM_DRIVER"),  # helm itself rejects it: unknown driver
     ({"HTTPS_PROXY": "http://proxy:3128"}, "HTTPS_PROXY"),
     ({"https_proxy": "http://proxy:3128"}, "https_proxy"),
     ({"HELM_KUBECONTEXT": "other"}, "HELM_KUBECONTEXT"),
@@ -175,7 +176,7 @@ def test_environment_that_changes_what_helm_reads_falls_back(environ, match):
 
 
 def test_secret_drivers_and_proxies_for_plain_http_are_fine():
-    for env in ({"HELM_DRIVER": "secret"}, {"HELM_DRIVER": "Secrets"}, {"HELM_DRIVER": ""},
+    for env in ({"HELM_DRIVER": "secret"}, {"HELM_DRIVER": "secrets"}, {"HELM_DRIVER": ""},
                 {"HTTP_PROXY": "http://p:1"}, {"NO_PROXY": "*"}):
         assert s.connection_settings(config(), environ=env)["host"] == "10.0.0.1"
 
