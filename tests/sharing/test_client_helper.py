@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import zipfile
 
+import httpx
 import pytest
 from hx_sharing.client import DigestMismatch, SharingClient, SharingError
 
@@ -18,10 +19,17 @@ def _key(stack, table: str, column: str, ident: int) -> str:
         return conn.execute(f"SELECT {column} FROM {table} WHERE id = %s", (ident,)).fetchone()[0]  # noqa: S608
 
 
-def test_model_round_trip(stack, unique, tmp_path):
+# Artifacts travel over http.client ("wire"); with a custom transport or an HTTP proxy they stay on
+# httpx. Both paths must give the same results.
+PATHS = {"wire": {}, "httpx": {"transport": httpx.HTTPTransport()}}
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_model_round_trip(stack, unique, tmp_path, path):
     src = tmp_path / "model.bin"
-    src.write_bytes(os.urandom(6 * 1024 * 1024))
-    with SharingClient(stack.model.url, stack.tokens["admin"]) as c:
+    src.write_bytes(os.urandom(6 * 1024 * 1024 + 7))
+    with SharingClient(stack.model.url, stack.tokens["admin"], **PATHS[path]) as c:
+        assert c._wire_ok is (path == "wire")
         assert c.health()["status"] == "UP"
         meta = c.upload_model(
             src,
@@ -43,12 +51,13 @@ def test_model_round_trip(stack, unique, tmp_path):
     assert got == {"sha256": sha256(src.read_bytes()), "size": src.stat().st_size}
 
 
-def test_dataset_round_trip(stack, unique, tmp_path):
+@pytest.mark.parametrize("path", PATHS)
+def test_dataset_round_trip(stack, unique, tmp_path, path):
     (tmp_path / "ds.csv").write_bytes(b"a,b\n1,2\n" * 1000)
-    (tmp_path / "dm.json").write_bytes(b"{}")
-    with SharingClient(stack.dataset.url, stack.tokens["admin"]) as c:
+    (tmp_path / 'odd "name"\r.json').write_bytes(b"{}")
+    with SharingClient(stack.dataset.url, stack.tokens["admin"], **PATHS[path]) as c:
         meta = c.upload_dataset(
-            tmp_path / "ds.csv", tmp_path / "dm.json", name=unique, version="1", dataType="production", tag="t"
+            tmp_path / "ds.csv", tmp_path / 'odd "name"\r.json', name=unique, version="1", dataType="production", tag="t"
         )
         c.download_dataset(meta["datasetIdentifier"], tmp_path / "out.zip")
         assert c.dataset_catalog(name=unique)[0]["datasetIdentifier"] == meta["datasetIdentifier"]
@@ -82,8 +91,9 @@ def test_corrupted_object_is_detected_and_nothing_is_left_behind(stack, unique, 
         assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".dl.bin")] == []
 
 
-def test_errors_carry_status_and_detail(stack, tmp_path):
-    with SharingClient(stack.model.url, stack.tokens["model-reader"]) as c:
+@pytest.mark.parametrize("path", PATHS)
+def test_errors_carry_status_and_detail(stack, tmp_path, path):
+    with SharingClient(stack.model.url, stack.tokens["model-reader"], **PATHS[path]) as c:
         with pytest.raises(SharingError) as err:
             c.upload_model(
                 _file(tmp_path, b"x"),
@@ -96,9 +106,14 @@ def test_errors_carry_status_and_detail(stack, tmp_path):
                 tag="t",
             )
         assert err.value.status_code == 403
+        assert "lacks scope" in str(err.value.detail)
         with pytest.raises(SharingError) as err:
             c.model_data(2**31 - 1)
         assert err.value.status_code == 404
+        with pytest.raises(SharingError) as err:
+            c.download_model(2**31 - 1, tmp_path / "never.bin")
+        assert err.value.status_code == 404 and "not found" in str(err.value.detail)
+        assert not (tmp_path / "never.bin").exists()
 
 
 def _file(tmp_path, data: bytes):

@@ -11,10 +11,17 @@ Files are read and written in chunks; nothing is held in memory whole.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import http.client
 import json
 import os
+import ssl
 import tempfile
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -22,6 +29,7 @@ import httpx
 
 API = "/api/v1"
 CHUNK = 1024 * 1024
+_WIRE_CHUNK = 4 * CHUNK  # blocks of the http.client transfer path
 
 
 class SharingError(Exception):
@@ -92,6 +100,20 @@ def expected_digest(headers: httpx.Headers) -> str | None:
     return None
 
 
+def _quote(value: str) -> str:
+    """A form-data parameter value (field or file name), quoted as browsers and httpx do."""
+    return value.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _wire_error(resp: http.client.HTTPResponse) -> SharingError:
+    raw = resp.read()
+    try:
+        detail = json.loads(raw).get("detail", raw.decode("utf-8", "replace"))
+    except (ValueError, AttributeError):
+        detail = raw.decode("utf-8", "replace")
+    return SharingError(resp.status, detail)
+
+
 class SharingClient:
     def __init__(
         self,
@@ -102,6 +124,12 @@ class SharingClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._auth = headers
+        self._timeout = timeout
+        self._base = urllib.parse.urlsplit(base_url.rstrip("/"))
+        # Artifacts travel over http.client (see _wire): big blocks, no per-block parsing. A
+        # custom transport or an HTTP proxy in the environment keeps them on httpx.
+        self._wire_ok = transport is None and self._base.scheme in ("http", "https") and not self._proxied()
         self.http = httpx.Client(
             base_url=base_url.rstrip("/"),
             headers=headers,
@@ -111,6 +139,81 @@ class SharingClient:
 
     def close(self) -> None:
         self.http.close()
+
+    # -- bulk transfer path -----------------------------------------------------------------
+    def _proxied(self) -> bool:
+        proxies = urllib.request.getproxies()
+        host = self._base.hostname or ""
+        return self._base.scheme in proxies and not urllib.request.proxy_bypass(host)
+
+    def _connection(self) -> http.client.HTTPConnection:
+        host, port = self._base.hostname, self._base.port
+        if self._base.scheme == "https":
+            return http.client.HTTPSConnection(
+                host, port, timeout=self._timeout, context=ssl.create_default_context(), blocksize=_WIRE_CHUNK
+            )
+        return http.client.HTTPConnection(host, port, timeout=self._timeout, blocksize=_WIRE_CHUNK)
+
+    def _target(self, path: str, params: dict | None = None) -> str:
+        query = f"?{urllib.parse.urlencode(params)}" if params else ""
+        return f"{self._base.path}{API}{path}{query}"
+
+    def _wire_upload(self, path: str, data: dict[str, str], files: dict[str, str | os.PathLike]) -> dict:
+        """multipart/form-data written by hand: text fields, then each file in big blocks, hashed on the way."""
+        boundary = uuid.uuid4().hex
+        head = b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{_quote(k)}"\r\n\r\n'.encode() + v.encode() + b"\r\n"
+            for k, v in data.items()
+        )
+        handles: dict[str, BinaryIO] = {}
+        shas: dict[str, hashlib._Hash] = {}
+        try:
+            parts = []
+            for field, fpath in files.items():
+                handles[field] = open(fpath, "rb")  # noqa: SIM115 - closed in finally
+                size = os.fstat(handles[field].fileno()).st_size
+                part_head = (
+                    f'--{boundary}\r\nContent-Disposition: form-data; name="{_quote(field)}"; '
+                    f'filename="{_quote(Path(fpath).name)}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+                ).encode()
+                parts.append((field, part_head, size))
+            tail = f"--{boundary}--\r\n".encode()
+            length = len(head) + sum(len(h) + n + 2 for _f, h, n in parts) + len(tail)
+
+            def body():
+                yield head
+                for field, part_head, size in parts:
+                    yield part_head
+                    sha = shas[field] = hashlib.sha256()
+                    left = size
+                    while left > 0:
+                        block = handles[field].read(min(_WIRE_CHUNK, left))
+                        if not block:
+                            raise OSError(f"{files[field]} shrank while it was being uploaded")
+                        sha.update(block)
+                        left -= len(block)
+                        yield block
+                    yield b"\r\n"
+                yield tail
+
+            conn = self._connection()
+            try:
+                headers = {
+                    **self._auth,
+                    "Content-Type": f"multipart/form-data; boundary={boundary}",
+                    "Content-Length": str(length),
+                }
+                conn.request("POST", self._target(path), body=body(), headers=headers)
+                resp = conn.getresponse()
+                if resp.status >= 400:
+                    raise _wire_error(resp)
+                meta = json.loads(resp.read())
+            finally:
+                conn.close()
+            return meta | {"_localSha256": {k: v.hexdigest() for k, v in shas.items()}}
+        finally:
+            for h in handles.values():
+                h.close()
 
     def __enter__(self) -> SharingClient:
         return self
@@ -129,6 +232,8 @@ class SharingClient:
         return r.json()
 
     def _upload(self, path: str, data: dict[str, str], files: dict[str, str | os.PathLike]) -> dict:
+        if self._wire_ok:
+            return self._wire_upload(path, data, files)
         handles, readers = {}, {}
         try:
             for field, fpath in files.items():
@@ -145,17 +250,41 @@ class SharingClient:
             for h in handles.values():
                 h.close()
 
+    @contextlib.contextmanager
+    def _get_body(self, path: str, params: dict) -> Iterator[tuple[int, httpx.Headers, Iterator]]:
+        """(status, headers, blocks of the body) of a GET; an error status raises SharingError."""
+        if not self._wire_ok:
+            with self.http.stream("GET", f"{API}{path}", params=params) as r:
+                _raise_for(r)
+                yield r.status_code, r.headers, r.iter_raw(CHUNK)
+            return
+        conn = self._connection()
+        try:
+            conn.request("GET", self._target(path, params), headers=self._auth)
+            resp = conn.getresponse()
+            if resp.status >= 400:
+                raise _wire_error(resp)
+
+            def blocks() -> Iterator[memoryview]:
+                buf = bytearray(_WIRE_CHUNK)  # reused: each block is consumed before the next read
+                view = memoryview(buf)
+                while n := resp.readinto(buf):
+                    yield view[:n]
+
+            yield resp.status, httpx.Headers(resp.getheaders()), blocks()
+        finally:
+            conn.close()
+
     def _download(self, path: str, params: dict, dest: str | os.PathLike | BinaryIO) -> dict:
         """Stream to dest; verify against the announced digest; raise DigestMismatch if it differs."""
-        with self.http.stream("GET", f"{API}{path}", params=params) as r:
-            _raise_for(r)
-            expected = expected_digest(r.headers)
+        with self._get_body(path, params) as (status_code, headers, blocks):
+            expected = expected_digest(headers)
             if expected is None:
-                raise SharingError(r.status_code, "server sent no SHA-256 digest header")
+                raise SharingError(status_code, "server sent no SHA-256 digest header")
             sha = hashlib.sha256()
             size = 0
             if hasattr(dest, "write"):
-                for chunk in r.iter_raw(CHUNK):
+                for chunk in blocks:
                     sha.update(chunk)
                     size += len(chunk)
                     dest.write(chunk)  # type: ignore[union-attr]
@@ -167,7 +296,7 @@ class SharingClient:
             fd, tmp = tempfile.mkstemp(prefix=f".{dest_path.name}.", dir=dest_path.parent or ".")
             try:
                 with os.fdopen(fd, "wb") as out:
-                    for chunk in r.iter_raw(CHUNK):
+                    for chunk in blocks:
                         sha.update(chunk)
                         size += len(chunk)
                         out.write(chunk)

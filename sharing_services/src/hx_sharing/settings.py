@@ -47,7 +47,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(10 * 1024 * MiB, ge=1, description="per upload, all files together")
     part_size: int = Field(8 * MiB, ge=5 * MiB, description="S3 multipart part size")
     upload_concurrency: int = Field(2, ge=1, le=16, description="parts in flight per upload")
-    download_chunk_size: int = Field(1 * MiB, ge=64 * 1024)
+    # Bytes per block handed from the object store to the client. 4 MiB measured about twice the
+    # throughput of 1 MiB on 2 cores (fewer thread hops and socket drains per byte); 8 MiB was slower.
+    download_chunk_size: int = Field(4 * MiB, ge=64 * 1024)
     # With download_concurrency > 1, downloads larger than one range are fetched as that many ranged
     # GETs in flight (like boto3's download_file), for stores where one connection is the limit.
     # 1 (default): one streaming GET, the cheapest in CPU, which wins on a small shared machine.

@@ -167,7 +167,10 @@ class MultipartWriter:
         self.key = key
         self.part_size = store.settings.part_size
         self.concurrency = store.settings.upload_concurrency
-        self._buf = bytearray()
+        # The part being filled: allocated at its final size and filled in place (one copy per
+        # byte; appending to a growing buffer re-copied it at every reallocation).
+        self._part = bytearray(0)
+        self._filled = 0
         self.size = 0
         self._sha = hashlib.sha256()
         self._crc = 0
@@ -194,12 +197,25 @@ class MultipartWriter:
         if self._want_crc:
             self._crc = zlib.crc32(data, self._crc)
         self.size += len(data)
-        self._buf += data
-        if len(self._buf) >= self.part_size:
-            await self._flush_part()
+        view = memoryview(data)
+        while view:
+            if not self._part:
+                self._part = bytearray(self.part_size)
+            n = min(len(view), self.part_size - self._filled)
+            self._part[self._filled : self._filled + n] = view[:n]
+            self._filled += n
+            view = view[n:]
+            if self._filled == self.part_size:
+                await self._flush_part()
+
+    def _take_buffer(self) -> bytearray:
+        """The filled part, handed over (no copy when full, one for a short last part)."""
+        body = self._part if self._filled == len(self._part) else self._part[: self._filled]
+        self._part, self._filled = bytearray(0), 0
+        return body
 
     async def _flush_part(self) -> None:
-        body, self._buf = self._buf, bytearray()  # hand the buffer over: no copy
+        body = self._take_buffer()
         if self._upload_id is None:
             resp = await asyncio.to_thread(
                 self.store.s3.create_multipart_upload, Bucket=self.store.bucket, Key=self.key
@@ -226,10 +242,9 @@ class MultipartWriter:
     async def close(self) -> WriteResult:
         s3, bucket = self.store.s3, self.store.bucket
         if self._upload_id is None:
-            body, self._buf = self._buf, bytearray()
-            await asyncio.to_thread(s3.put_object, Bucket=bucket, Key=self.key, Body=bytes(body))
+            await asyncio.to_thread(s3.put_object, Bucket=bucket, Key=self.key, Body=bytes(self._take_buffer()))
         else:
-            if self._buf:
+            if self._filled:
                 await self._flush_part()
             while self._in_flight:
                 await self._in_flight.pop(0)
@@ -247,7 +262,7 @@ class MultipartWriter:
 
     async def abort(self) -> None:
         """Drop everything written so far; safe to call more than once and after close()."""
-        self._buf = bytearray()
+        self._part, self._filled = bytearray(0), 0
         # Let parts already handed to threads finish (or fail) before aborting the upload.
         for task in self._in_flight:
             try:
