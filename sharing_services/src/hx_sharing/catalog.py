@@ -156,7 +156,11 @@ def conninfo_from_url(url: str) -> str:
 
 class CatalogReader:
     def __init__(self, database_url: str, pool_size: int, connect_timeout: int, cache_bytes: int) -> None:
-        self.pool = ConnectionPool(conninfo_from_url(database_url), pool_size, connect_timeout)
+        conninfo = conninfo_from_url(database_url)
+        self.pool = ConnectionPool(conninfo, pool_size, connect_timeout)
+        # generation reads get a connection of their own: a request whose answer is cached never
+        # queues behind the row queries of requests whose answers are not
+        self.generation_pool = ConnectionPool(conninfo, 1, connect_timeout)
         self.cache = AnswerCache(cache_bytes) if cache_bytes > 0 else None
         self._next_read: dict[str, asyncio.Future] = {}
         self._reads: set[asyncio.Task] = set()
@@ -188,7 +192,7 @@ class CatalogReader:
             # from here on, new callers wait for the next read: this one may already be running
             if self._next_read.get(kind) is fut:
                 del self._next_read[kind]
-            result = await self.pool.run(q)
+            result = await self.generation_pool.run(q)
         except BaseException as exc:  # noqa: BLE001 - handed to every waiter
             if not fut.done():
                 fut.set_exception(exc)
@@ -253,6 +257,7 @@ class CatalogReader:
 
     async def close(self) -> None:
         await self.pool.close()
+        await self.generation_pool.close()
 
 
 __all__ = ["AnswerCache", "CatalogReader", "CatalogSpec", "conninfo_from_url", "json_fragment"]
