@@ -120,3 +120,33 @@ def test_form_helper_is_reference_shaped():
         "parameters",
         "characteristics",
     }
+
+
+def test_concurrent_lookups_of_one_token_share_one_query():
+    """When a cached token expires under load, the requests carrying it wait for one lookup."""
+    import asyncio
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from hx_sharing.auth import Principal, TokenCache, _lookup
+
+    calls = []
+
+    class SlowDb:
+        def read(self, fn):
+            calls.append(threading.get_ident())
+            time.sleep(0.05)
+            return Principal("peer", frozenset({"read:model"}))
+
+    state = SimpleNamespace(db=SlowDb(), token_cache=TokenCache(0), token_lookups={})
+
+    async def run():
+        first = await asyncio.gather(*(_lookup(state, "h1") for _ in range(20)), _lookup(state, "h2"))
+        again = await _lookup(state, "h1")  # after the first lookup finished: a new query
+        return first, again
+
+    first, again = asyncio.run(run())
+    assert {p.name for p in first} == {"peer"} and again.name == "peer"
+    assert len(calls) == 3  # h1 once for 20 callers, h2 once, h1 again later
+    assert state.token_lookups == {}

@@ -146,12 +146,14 @@ def create_app(
         state.db = Database(settings)
         state.store = ObjectStore(settings, getattr(settings, bucket_attr))
         state.token_cache = TokenCache(settings.auth_cache_seconds)
+        state.token_lookups = {}  # token hash -> the lookup in flight (auth._lookup)
         state.catalog = CatalogReader(
             settings.database_url.get_secret_value(),
             settings.catalog_connections,
             settings.db_connect_timeout,
             settings.catalog_cache_bytes,
         )
+        await state.catalog.warm()  # a database that is down now is retried on first use
         if settings.create_buckets:
             try:
                 await asyncio.to_thread(state.store.ensure_bucket)
@@ -162,6 +164,10 @@ def create_app(
         # collector's scans, so full collections stay short under load (tail latency).
         gc.collect()
         gc.freeze()
+        # Requests allocate short-lived objects by the hundred; with the default thresholds a
+        # full collection (all long-lived objects created since, such as botocore's lazily
+        # loaded models) ran several times a second under load, each a pause of tens of ms.
+        gc.set_threshold(20_000, 50, 100)
         yield
         await state.catalog.close()
         state.db.dispose()

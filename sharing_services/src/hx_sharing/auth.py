@@ -100,6 +100,18 @@ def _query(state, token_hash: str) -> Principal | None:
     return principal
 
 
+async def _lookup(state, token_hash: str) -> Principal | None:
+    """One query per token at a time: when a cached entry expires under load, the requests
+    that carry the token wait for a single lookup instead of all hitting the database."""
+    pending: dict[str, asyncio.Future] = state.token_lookups
+    fut = pending.get(token_hash)
+    if fut is None:
+        fut = asyncio.ensure_future(asyncio.to_thread(_query, state, token_hash))
+        pending[token_hash] = fut
+        fut.add_done_callback(lambda _f: pending.pop(token_hash, None))
+    return await asyncio.shield(fut)
+
+
 async def authenticate(
     security_scopes: SecurityScopes,
     request: Request,
@@ -116,8 +128,8 @@ async def authenticate(
         )
     token_hash = hash_token(credentials.credentials)
     found, principal = request.app.state.token_cache.get(token_hash)
-    if not found:  # the database only on a cache miss, off the event loop
-        principal = await asyncio.to_thread(_query, request.app.state, token_hash)
+    if not found:  # the database only on a cache miss, off the event loop, once per token
+        principal = await _lookup(request.app.state, token_hash)
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

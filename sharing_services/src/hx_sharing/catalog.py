@@ -142,6 +142,20 @@ class ConnectionPool:
         finally:
             self._slots.put_nowait(conn)
 
+    async def warm(self) -> None:
+        """Open every connection now rather than under the first burst of requests."""
+        slots = [self._slots.get_nowait() for _ in range(self._slots.qsize())]
+        try:
+            opened = await asyncio.gather(*(self._connect() for s in slots if s is None), return_exceptions=True)
+            fresh = iter(opened)
+            slots = [s if s is not None else next(fresh) for s in slots]
+            errors = [c for c in slots if isinstance(c, BaseException)]
+            if errors:
+                log.warning("catalog connections not opened at start", extra={"error": repr(errors[0])[:300]})
+        finally:
+            for s in slots:
+                self._slots.put_nowait(None if isinstance(s, BaseException) else s)
+
     async def close(self) -> None:
         while not self._slots.empty():
             conn = self._slots.get_nowait()
@@ -168,9 +182,9 @@ class CatalogReader:
     async def generation(self, kind: str) -> int:
         """The catalog's current generation, read by a query that starts after this call.
 
-        Calls that arrive while no read of that kind has started yet join the next one (one
-        query for a burst of requests), and a read never serves a call that arrived after it
-        started, so every caller sees every change committed before it asked.
+        Calls that arrive before the pending read has its connection join it (one query for a
+        burst of requests), and a read never serves a call that arrived after its query was
+        sent, so every caller sees every change committed before it asked.
         """
         fut = self._next_read.get(kind)
         if fut is None:
@@ -183,17 +197,23 @@ class CatalogReader:
         return await asyncio.shield(fut)
 
     async def _read_generation(self, kind: str, fut: asyncio.Future) -> None:
+        def close_batch() -> None:
+            if self._next_read.get(kind) is fut:
+                del self._next_read[kind]
+
         async def q(conn):
+            # Only now, with the connection in hand, does the batch close: everyone who asked
+            # while this read waited for the connection is served by it, and the query starts
+            # after all of them asked. Later callers wait for the next read.
+            close_batch()
             cur = await conn.execute("SELECT generation FROM catalog_generation WHERE kind = %s", (kind,))
             row = await cur.fetchone()
             return row.generation if row else -1
 
         try:
-            # from here on, new callers wait for the next read: this one may already be running
-            if self._next_read.get(kind) is fut:
-                del self._next_read[kind]
             result = await self.generation_pool.run(q)
         except BaseException as exc:  # noqa: BLE001 - handed to every waiter
+            close_batch()
             if not fut.done():
                 fut.set_exception(exc)
             if not isinstance(exc, Exception):
@@ -254,6 +274,9 @@ class CatalogReader:
         if not latest:
             query = sql.SQL("{} LIMIT {} OFFSET {}").format(query, sql.Placeholder(), sql.Placeholder())
         return query.as_bytes(None)
+
+    async def warm(self) -> None:
+        await asyncio.gather(self.pool.warm(), self.generation_pool.warm())
 
     async def close(self) -> None:
         await self.pool.close()
