@@ -30,6 +30,7 @@ import orjson
 import psycopg
 from psycopg import sql
 from psycopg.rows import namedtuple_row
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
 
 from .common_routes import keep_latest
@@ -55,6 +56,19 @@ class CatalogSpec:
     json_columns: frozenset[str]
     document: Callable[[Any], dict]
     filters: Sequence[str]  # columns that may be filtered by equality
+
+    @classmethod
+    def for_table(cls, table, *, kind: str, list_key: str, document: Callable[[Any], dict], filters: Sequence[str]):
+        """The spec reading every column of an ORM table (JSONB columns as text)."""
+        return cls(
+            kind=kind,
+            table=table.name,
+            list_key=list_key,
+            columns=tuple(c.name for c in table.columns),
+            json_columns=frozenset(c.name for c in table.columns if isinstance(c.type, JSONB)),
+            document=document,
+            filters=filters,
+        )
 
     def select(self) -> sql.Composed:
         cols = sql.SQL(", ").join(

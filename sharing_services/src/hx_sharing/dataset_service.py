@@ -19,7 +19,7 @@ from .catalog import CatalogSpec, json_fragment
 from .common_routes import ID_RESOLUTION, check_text, id_param, not_found, resolve, safe_filename
 from .db import Dataset
 from .logs import get_logger
-from .schemas import DatasetCatalog, DatasetFileInfo, DatasetResponse, DataType, Error
+from .schemas import DatasetCatalog, DatasetResponse, DataType, Error
 from .settings import Settings
 from .storage import ObjectStoreUnavailable, call, is_missing, is_unavailable
 from .uploads import abort_all, parse_json_field, receive_upload, require_fields
@@ -64,51 +64,36 @@ def _entries(d: Dataset) -> list[zipstream.Entry]:
     return [info[n] for n in d.zip_order.split(",")]
 
 
-def to_response(d: Dataset) -> DatasetResponse:
-    return DatasetResponse(
-        datasetIdentifier=d.id,
-        name=d.name,
-        version=d.version,
-        dataType=d.data_type,
-        tag=d.tag,
-        parameters=d.parameters or {},
-        sha256=d.sha256,
-        size=d.zip_size,
-        dataset=DatasetFileInfo(size=d.dataset_size, sha256=d.dataset_sha256),
-        dataModel=DatasetFileInfo(size=d.data_model_size, sha256=d.data_model_sha256),
-        created=d.created_at,
-        createdBy=d.created_by,
-    )
-
-
-def _catalog_document(r) -> dict:
-    """A catalog row (named tuple) as the document ``to_response`` gives, for the cached read path."""
+def _document(d, json_value) -> dict:
+    """The wire fields of a dataset row: an ORM ``Dataset`` or a catalog row with the same
+    attribute names. ``json_value`` maps the JSONB column (``to_response``: the value; the
+    catalog: its text)."""
     return {
-        "datasetIdentifier": r.id,
-        "name": r.name,
-        "version": r.version,
-        "dataType": r.data_type,
-        "tag": r.tag,
-        "parameters": json_fragment(r.parameters),
-        "sha256": r.sha256,
-        "size": r.zip_size,
-        "dataset": {"size": r.dataset_size, "sha256": r.dataset_sha256},
-        "dataModel": {"size": r.data_model_size, "sha256": r.data_model_sha256},
-        "created": r.created_at,
-        "createdBy": r.created_by,
+        "datasetIdentifier": d.id,
+        "name": d.name,
+        "version": d.version,
+        "dataType": d.data_type,
+        "tag": d.tag,
+        "parameters": json_value(d.parameters),
+        "sha256": d.sha256,
+        "size": d.zip_size,
+        "dataset": {"size": d.dataset_size, "sha256": d.dataset_sha256},
+        "dataModel": {"size": d.data_model_size, "sha256": d.data_model_sha256},
+        "created": d.created_at,
+        "createdBy": d.created_by,
     }
 
 
-DATASET_CATALOG = CatalogSpec(
+def to_response(d: Dataset) -> DatasetResponse:
+    return DatasetResponse(**_document(d, lambda v: v or {}))
+
+
+# The catalog read path serialises rows itself (hx_sharing.catalog), with the same fields.
+DATASET_CATALOG = CatalogSpec.for_table(
+    Dataset.__table__,
     kind="dataset",
-    table="dataset",
     list_key="datasets",
-    columns=(
-        "id", "name", "version", "data_type", "tag", "parameters", "sha256", "zip_size", "dataset_size",
-        "dataset_sha256", "data_model_size", "data_model_sha256", "created_at", "created_by",
-    ),  # fmt: skip
-    json_columns=frozenset({"parameters"}),
-    document=_catalog_document,
+    document=lambda r: _document(r, json_fragment),
     filters=("tag", "data_type", "name"),
 )
 

@@ -64,60 +64,39 @@ DOWNLOAD_HEADERS = {
 }
 
 
-def to_response(m: Model) -> ModelResponse:
-    return ModelResponse(
-        modelIdentifier=m.id,
-        name=m.name,
-        version=m.version,
-        status=m.status,
-        library=m.library,
-        libraryVersion=m.library_version,
-        domain=m.domain,
-        tag=m.tag,
-        parameters=m.parameters or {},
-        characteristics=m.characteristics or {},
-        sha256=m.sha256,
-        size=m.size_bytes,
-        created=m.created_at,
-        createdBy=m.created_by,
-        statusChangedAt=m.status_changed_at,
-        statusChangedBy=m.status_changed_by,
-    )
-
-
-def _catalog_document(r) -> dict:
-    """A catalog row (named tuple) as the document ``to_response`` gives, for the cached read path."""
+def _document(m, json_value) -> dict:
+    """The wire fields of a model row: an ORM ``Model`` or a catalog row with the same attribute
+    names. ``json_value`` maps the JSONB columns (``to_response``: the value; the catalog: its text)."""
     return {
-        "modelIdentifier": r.id,
-        "name": r.name,
-        "version": r.version,
-        "status": r.status,
-        "library": r.library,
-        "libraryVersion": r.library_version,
-        "domain": r.domain,
-        "tag": r.tag,
-        "parameters": json_fragment(r.parameters),
-        "characteristics": json_fragment(r.characteristics),
-        "sha256": r.sha256,
-        "size": r.size_bytes,
-        "created": r.created_at,
-        "createdBy": r.created_by,
-        "statusChangedAt": r.status_changed_at,
-        "statusChangedBy": r.status_changed_by,
+        "modelIdentifier": m.id,
+        "name": m.name,
+        "version": m.version,
+        "status": m.status,
+        "library": m.library,
+        "libraryVersion": m.library_version,
+        "domain": m.domain,
+        "tag": m.tag,
+        "parameters": json_value(m.parameters),
+        "characteristics": json_value(m.characteristics),
+        "sha256": m.sha256,
+        "size": m.size_bytes,
+        "created": m.created_at,
+        "createdBy": m.created_by,
+        "statusChangedAt": m.status_changed_at,
+        "statusChangedBy": m.status_changed_by,
     }
 
 
-MODEL_CATALOG = CatalogSpec(
+def to_response(m: Model) -> ModelResponse:
+    return ModelResponse(**_document(m, lambda v: v or {}))
+
+
+# The catalog read path serialises rows itself (hx_sharing.catalog), with the same fields.
+MODEL_CATALOG = CatalogSpec.for_table(
+    Model.__table__,
     kind="model",
-    table="model",
     list_key="models",
-    columns=(
-        "id", "name", "version", "status", "library", "library_version", "domain", "tag", "parameters",
-        "characteristics", "sha256", "size_bytes", "created_at", "created_by", "status_changed_at",
-        "status_changed_by",
-    ),  # fmt: skip
-    json_columns=frozenset({"parameters", "characteristics"}),
-    document=_catalog_document,
+    document=lambda r: _document(r, json_fragment),
     filters=("domain", "tag", "status", "name"),
 )
 
