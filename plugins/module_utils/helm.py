@@ -27,16 +27,10 @@ import shutil
 import tempfile
 import time
 
-try:
-    import yaml
-    HAS_YAML = True
-    # libyaml's loader when PyYAML was built with it: same objects, several times faster
-    YAML_LOADER = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
-except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
-    HAS_YAML = False
-
 from ansible_collections.hx.mlops.plugins.module_utils import catalog
 from ansible_collections.hx.mlops.plugins.module_utils import helm_store
+# PyYAML (and libyaml's loader when present) is imported once, in helm_store
+from ansible_collections.hx.mlops.plugins.module_utils.helm_store import HAS_YAML, YAML_LOADER, yaml
 
 
 class HelmError(Exception):

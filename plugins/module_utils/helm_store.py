@@ -31,10 +31,13 @@ from urllib.parse import quote, urlsplit
 try:
     import yaml
     HAS_YAML = True
-    # libyaml's safe loader when available: a kubeconfig's base64 blobs are slow to scan in Python
+    # libyaml's safe loader when PyYAML was built with it: same objects, several times faster
+    # (helm.py parses release manifests with it too)
     YAML_LOADER = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
 except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
+    yaml = None
     HAS_YAML = False
+    YAML_LOADER = None
 
 # What `helm status -o json` prints of a release (helm v3.19: no chart, no hooks).
 STATUS_KEYS = ('name', 'namespace', 'version', 'info', 'config', 'manifest')
