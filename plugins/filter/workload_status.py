@@ -12,7 +12,7 @@ short_description: Readiness of a Deployment, StatefulSet or DaemonSet
 version_added: 0.1.0
 description:
   - Turns a workload object (as returned by M(kubernetes.core.k8s_info)) into
-    C({name, kind, namespace, ready, desired, available}).
+    C({name, kind, ready, desired, available}), C(name) being C(namespace/name).
 author:
   - HX-MLOps contributors (@hx-mlops)
 options:
@@ -35,23 +35,19 @@ _value:
 """
 
 
+from ansible_collections.hx.mlops.plugins.module_utils.helm import workload_readiness
+
+
 def workload_status(obj):
-    kind = obj.get("kind", "")
-    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    # the readiness rule is the one hx.mlops.component_info applies to helm's resources
+    out = workload_readiness(obj)
     meta = obj.get("metadata") or {}
-    if kind == "DaemonSet":
-        desired = status.get("desiredNumberScheduled", 0)
-        ready_count = status.get("numberReady", 0)
-    else:
-        desired = spec.get("replicas", 1)
-        ready_count = status.get("readyReplicas", 0)
-    generation_seen = status.get("observedGeneration", 0) >= meta.get("generation", 0)
     return {
         "name": "%s/%s" % (meta.get("namespace", ""), meta.get("name", "")),
-        "kind": kind,
-        "desired": desired,
-        "available": ready_count,
-        "ready": generation_seen and ready_count >= desired,
+        "kind": obj.get("kind", ""),
+        "desired": out["desired"],
+        "available": out["ready_replicas"],
+        "ready": out["ready"],
     }
 
 
