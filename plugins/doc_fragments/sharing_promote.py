@@ -9,9 +9,13 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     # Options shared by model_promote and dataset_promote (module_utils/sharing.py
-    # promote_argument_spec): the two sharing APIs and the transfer.
+    # promote_argument_spec): the version, the two sharing APIs and the transfer.
     DOCUMENTATION = r"""
 options:
+  version:
+    description: Version to promote; V(latest) is the newest version (semantic-version order) at the source.
+    type: str
+    default: latest
   source_url:
     description: Base URL of the source domain's sharing API for this kind of artifact (without C(/api/v1)).
     type: str
@@ -48,4 +52,6 @@ options:
   workdir:
     description: Directory for the temporary copy (default the system temporary directory).
     type: path
+notes:
+  - The artifact is streamed through a temporary file, never held in memory; the file is removed afterwards.
 """

@@ -29,10 +29,6 @@ options:
     description: Name of the dataset.
     type: str
     required: true
-  version:
-    description: Version to promote; V(latest) is the newest version (semantic-version order) at the source.
-    type: str
-    default: latest
 attributes:
   check_mode:
     support: full
@@ -42,8 +38,6 @@ attributes:
     details: Shows presence and digest at the target before and after.
   idempotent:
     support: full
-notes:
-  - The artifact is streamed through a temporary file, never held in memory; the file is removed afterwards.
 """
 
 EXAMPLES = r"""

@@ -31,10 +31,6 @@ options:
     description: Name of the model.
     type: str
     required: true
-  version:
-    description: Version to promote; V(latest) is the newest version (semantic-version order) at the source.
-    type: str
-    default: latest
   status:
     description: Status of the version at the target; unset keeps the source's status on a copy.
     type: str
@@ -54,8 +50,6 @@ attributes:
     details: Shows presence, status and digest at the target before and after.
   idempotent:
     support: full
-notes:
-  - The artifact is streamed through a temporary file, never held in memory; the file is removed afterwards.
 """
 
 EXAMPLES = r"""
