@@ -151,9 +151,6 @@ def catalog_load(url: str, token: str, names: list[str]) -> dict:
     if wrk is None:
         raise ToolMissing("wrk not found: apt-get install wrk (make setup installs it)")
     env = {**os.environ, "HX_TOKEN": token, "HX_NAMES": str(len(names)), "HX_TAGS": "100"}
-    # warm-up of the connections only (a query outside the measured mix), not measured
-    for _ in range(3):
-        httpx.get(f"{url}/api/v1/health", timeout=10)
     proc = subprocess.run(
         [wrk, "-t1", f"-c{CLIENTS}", f"-d{SECONDS}s", "--timeout", "10s", "-s", str(ROOT / "bench" / "catalog_load.lua"), url],
         env=env,
