@@ -21,7 +21,7 @@ from .db import Dataset
 from .logs import get_logger
 from .schemas import DatasetCatalog, DatasetResponse, DataType, Error
 from .settings import Settings
-from .storage import ObjectStoreUnavailable, call, is_missing, is_unavailable
+from .storage import ObjectStoreUnavailable, call, is_missing, is_unavailable, read_ahead
 from .uploads import abort_all, parse_json_field, receive_upload, require_fields
 
 log = get_logger("dataset")
@@ -304,7 +304,7 @@ async def download_dataset(
         raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, "stored dataset files do not match their record")
     headers = digest_headers(row.sha256, row.zip_size)
     headers["Content-Disposition"] = f'attachment; filename="{safe_filename(row.name, row.version)}_files.zip"'
-    return StreamingResponse(_zip_stream(state.store, row, heads), media_type="application/zip", headers=headers)
+    return StreamingResponse(read_ahead(_zip_stream(state.store, row, heads)), media_type="application/zip", headers=headers)
 
 
 @router.get(

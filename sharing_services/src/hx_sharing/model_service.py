@@ -18,7 +18,7 @@ from .db import Model, ModelStatusEvent, utcnow
 from .logs import get_logger
 from .schemas import Error, ModelCatalog, ModelResponse, ModelStatus, StatusChange, StatusEvent, StatusHistory
 from .settings import Settings
-from .storage import call, is_missing
+from .storage import call, is_missing, read_ahead
 from .uploads import abort_all, parse_json_field, receive_upload, require_fields
 
 log = get_logger("model")
@@ -268,7 +268,9 @@ async def download_model(
     headers = digest_headers(row.sha256, size)
     headers["Content-Disposition"] = f'attachment; filename="{safe_filename(row.name, row.version)}"'
     return StreamingResponse(
-        state.store.iter_ranges(row.object_key, size, etag), media_type="application/octet-stream", headers=headers
+        read_ahead(state.store.iter_ranges(row.object_key, size, etag)),
+        media_type="application/octet-stream",
+        headers=headers,
     )
 
 

@@ -11,7 +11,7 @@ import asyncio
 import collections
 import hashlib
 import zlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -168,8 +168,11 @@ class MultipartWriter:
         self.part_size = store.settings.part_size
         self.concurrency = store.settings.upload_concurrency
         # The part being filled: allocated at its final size and filled in place (one copy per
-        # byte; appending to a growing buffer re-copied it at every reallocation).
+        # byte; appending to a growing buffer re-copied it at every reallocation). Buffers of parts
+        # already sent are reused: a fresh 8 MiB buffer per part costs the kernel a page fault and
+        # a zeroed page for every 4 KiB of the upload.
         self._part = bytearray(0)
+        self._spare: list[bytearray] = []
         self._filled = 0
         self.size = 0
         self._sha = hashlib.sha256()
@@ -200,7 +203,7 @@ class MultipartWriter:
         view = memoryview(data)
         while view:
             if not self._part:
-                self._part = bytearray(self.part_size)
+                self._part = self._spare.pop() if self._spare else bytearray(self.part_size)
             n = min(len(view), self.part_size - self._filled)
             self._part[self._filled : self._filled + n] = view[:n]
             self._filled += n
@@ -238,6 +241,8 @@ class MultipartWriter:
             Body=body,
         )
         self._parts.append({"PartNumber": number, "ETag": resp["ETag"]})
+        if len(body) == self.part_size:
+            self._spare.append(body)
 
     async def close(self) -> WriteResult:
         s3, bucket = self.store.s3, self.store.bucket
@@ -262,7 +267,7 @@ class MultipartWriter:
 
     async def abort(self) -> None:
         """Drop everything written so far; safe to call more than once and after close()."""
-        self._part, self._filled = bytearray(0), 0
+        self._part, self._filled, self._spare = bytearray(0), 0, []
         # Let parts already handed to threads finish (or fail) before aborting the upload.
         for task in self._in_flight:
             try:
@@ -284,6 +289,37 @@ class MultipartWriter:
         except Exception:
             log.exception("could not clean up an aborted upload", extra={"key": self.key})
         self._done = True
+
+
+async def read_ahead(blocks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """Yield the blocks of a blocking iterator, reading the next one in a thread while this one is sent.
+
+    Starlette iterates a plain iterator one block at a time: read, then send, then read. Here the
+    read of block n+1 from S3 overlaps the send of block n to the client, for one more block
+    of memory per download. The iterator is closed (releasing its S3 connection) however the
+    response ends, after any read still running has returned.
+    """
+    loop = asyncio.get_running_loop()
+    end = object()
+    pending = loop.run_in_executor(_POOL, next, blocks, end)
+    try:
+        while True:
+            block = await pending
+            if block is end:
+                return
+            pending = loop.run_in_executor(_POOL, next, blocks, end)
+            yield block
+    finally:
+
+        def finish(read: asyncio.Future) -> None:
+            if not read.cancelled():
+                read.exception()  # a read that failed after the response ended is no news
+            close = getattr(blocks, "close", None)
+            if close is not None:
+                close()  # releases the S3 connection
+
+        # a generator can't be closed while a thread runs it: close it once that read has returned
+        pending.add_done_callback(finish)
 
 
 async def call(fn, *args, **kwargs):
