@@ -111,8 +111,9 @@ class _ZipHashingSink:
         self.zip_sha.update(data)
         await self.writer.write(data)
 
-    def part_end(self) -> None:
+    async def part_end(self) -> None:
         # Called when the part's last byte has arrived, before the next part's local header.
+        await self.writer.settle()  # the CRC-32 is computed off the event loop
         self.zip_sha.update(
             zipstream.data_descriptor(zipstream.Entry(self.entry_name, self.writer.size, self.writer.crc32))
         )

@@ -39,7 +39,7 @@ async def read_form(
 ) -> FormResult:
     """Parse the body; file parts go to sinks from ``open_sink(field)``.
 
-    Sinks need ``async write(bytes)``. On any exception the caller must abort the sinks in
+    Sinks need ``async write(bytes)``, and may have ``async part_end()``, awaited after a file's last byte. On any exception the caller must abort the sinks in
     ``result.files`` -- the partially built result is attached to the exception as ``.form``.
     """
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
@@ -129,7 +129,7 @@ async def read_form(
                         text.extend(data)
                 else:  # end
                     if sink is not None and hasattr(sink, "part_end"):
-                        sink.part_end()
+                        await sink.part_end()
                     if sink is None and current is not None:
                         if current in result.fields:
                             raise _bad(f"field {current!r} given twice")

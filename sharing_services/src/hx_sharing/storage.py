@@ -178,6 +178,10 @@ class MultipartWriter:
         self._sha = hashlib.sha256()
         self._crc = 0
         self._want_crc = crc32  # only the dataset zip needs it
+        # Digests are computed on the thread pool, over the part buffer, off the event loop (which
+        # is busy receiving the body), one span after the other: _hashing is the last queued span.
+        self._hash_from = 0  # bytes of the current part already queued for hashing
+        self._hashing: asyncio.Future | None = None
         self._upload_id: str | None = None
         self._parts: list[dict] = []
         self._next_part = 1
@@ -187,18 +191,41 @@ class MultipartWriter:
 
     @property
     def sha256(self) -> str:
+        """SHA-256 of the bytes written, once ``settle()`` (or ``close()``) has returned."""
         return self._sha.hexdigest()
 
     @property
     def crc32(self) -> int:
+        """CRC-32 of the bytes written, once ``settle()`` (or ``close()``) has returned."""
         return self._crc
+
+    def _digest(self, span: memoryview) -> None:  # on a pool thread; hashlib and zlib release the GIL
+        self._sha.update(span)
+        if self._want_crc:
+            self._crc = zlib.crc32(span, self._crc)
+
+    async def _digest_after(self, previous: asyncio.Future | None, span: memoryview) -> None:
+        if previous is not None:
+            await previous
+        await asyncio.get_running_loop().run_in_executor(_POOL, self._digest, span)
+
+    def _queue_digest(self) -> asyncio.Future | None:
+        """Queue the bytes of the current part not yet hashed; returns the last queued span."""
+        if self._hash_from < self._filled:
+            span = memoryview(self._part)[self._hash_from : self._filled]
+            self._hash_from = self._filled
+            self._hashing = asyncio.ensure_future(self._digest_after(self._hashing, span))
+        return self._hashing
+
+    async def settle(self) -> None:
+        """Wait until ``sha256`` and ``crc32`` cover every byte written so far."""
+        last = self._queue_digest()
+        if last is not None:
+            await last
 
     async def write(self, data: bytes) -> None:
         if not data:
             return
-        self._sha.update(data)
-        if self._want_crc:
-            self._crc = zlib.crc32(data, self._crc)
         self.size += len(data)
         view = memoryview(data)
         while view:
@@ -214,10 +241,11 @@ class MultipartWriter:
     def _take_buffer(self) -> bytearray:
         """The filled part, handed over (no copy when full, one for a short last part)."""
         body = self._part if self._filled == len(self._part) else self._part[: self._filled]
-        self._part, self._filled = bytearray(0), 0
+        self._part, self._filled, self._hash_from = bytearray(0), 0, 0
         return body
 
     async def _flush_part(self) -> None:
+        hashed = self._queue_digest()  # the buffer is reused only after its hashing is done
         body = self._take_buffer()
         if self._upload_id is None:
             resp = await asyncio.to_thread(
@@ -228,10 +256,10 @@ class MultipartWriter:
         self._next_part += 1
         while len(self._in_flight) >= self.concurrency:
             await self._in_flight.pop(0)
-        task = asyncio.create_task(self._upload_part(number, body))
+        task = asyncio.create_task(self._upload_part(number, body, hashed))
         self._in_flight.append(task)
 
-    async def _upload_part(self, number: int, body: bytearray) -> None:
+    async def _upload_part(self, number: int, body: bytearray, hashed: asyncio.Future | None) -> None:
         resp = await asyncio.to_thread(
             self.store.s3.upload_part,
             Bucket=self.store.bucket,
@@ -241,11 +269,14 @@ class MultipartWriter:
             Body=body,
         )
         self._parts.append({"PartNumber": number, "ETag": resp["ETag"]})
+        if hashed is not None:
+            await hashed
         if len(body) == self.part_size:
             self._spare.append(body)
 
     async def close(self) -> WriteResult:
         s3, bucket = self.store.s3, self.store.bucket
+        await self.settle()
         if self._upload_id is None:
             await asyncio.to_thread(s3.put_object, Bucket=bucket, Key=self.key, Body=bytes(self._take_buffer()))
         else:
@@ -253,6 +284,7 @@ class MultipartWriter:
                 await self._flush_part()
             while self._in_flight:
                 await self._in_flight.pop(0)
+            await self.settle()
             parts = sorted(self._parts, key=lambda p: p["PartNumber"])
             await asyncio.to_thread(
                 s3.complete_multipart_upload,
@@ -275,6 +307,11 @@ class MultipartWriter:
             except Exception as exc:  # noqa: BLE001 - a failed part; we are aborting anyway
                 log.debug("part failed during abort", extra={"error": repr(exc)})
         self._in_flight = []
+        if self._hashing is not None:  # no thread may still read a buffer once abort() returns
+            try:
+                await self._hashing
+            except Exception as exc:  # noqa: BLE001 - aborting anyway
+                log.debug("hashing failed during abort", extra={"error": repr(exc)})
         try:
             if self._upload_id is not None and not self._done:
                 await asyncio.to_thread(
