@@ -41,14 +41,23 @@ def _db():
 
 
 def _tune_malloc() -> None:
-    """Keep RSS flat under streaming: fixed mmap threshold (big part buffers go back to the OS
-    when freed instead of raising glibc's dynamic threshold) and few malloc arenas for threads."""
+    """Keep RSS flat under streaming without churning the heap.
+
+    - A fixed mmap threshold: big part buffers go back to the OS when freed instead of raising
+      glibc's dynamic threshold.
+    - A 16 MiB trim threshold: fixing the mmap threshold also freezes the trim threshold at
+      128 KiB, so every request-body block freed at the top of the heap shrank it and the next one
+      grew it back, page faults included. That cost 0.9 s of CPU per uploaded GiB (2.5 s -> 1.6 s)
+      on the development VM.
+    - Few malloc arenas for threads.
+    """
     try:
         import ctypes
 
         libc = ctypes.CDLL("libc.so.6")
-        m_mmap_threshold, m_arena_max = -3, -8
+        m_trim_threshold, m_mmap_threshold, m_arena_max = -1, -3, -8
         libc.mallopt(m_mmap_threshold, 1024 * 1024)
+        libc.mallopt(m_trim_threshold, 16 * 1024 * 1024)
         libc.mallopt(m_arena_max, 2)
     except (OSError, AttributeError):  # not glibc: nothing to tune
         pass
