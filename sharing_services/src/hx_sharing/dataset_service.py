@@ -99,7 +99,12 @@ DATASET_CATALOG = CatalogSpec.for_table(
 
 
 class _ZipHashingSink:
-    """Wraps a MultipartWriter so that the served zip's SHA-256 is computed during the upload."""
+    """Wraps a MultipartWriter so that the served zip's SHA-256 is computed during the upload.
+
+    The writer feeds the file's bytes to the zip's hash too (``also``), off the event loop; the
+    zip's own headers are added around them here, in order: the local header when the part
+    begins, the data descriptor once the writer has settled.
+    """
 
     def __init__(self, writer, entry_name: str, zip_sha) -> None:
         self.writer = writer
@@ -108,7 +113,6 @@ class _ZipHashingSink:
         self.zip_sha.update(zipstream.local_header(entry_name))
 
     async def write(self, data: bytes) -> None:
-        self.zip_sha.update(data)
         await self.writer.write(data)
 
     async def part_end(self) -> None:
@@ -146,7 +150,7 @@ async def add_dataset(request: Request, principal: WriteDataset) -> DatasetRespo
 
     async def open_sink(field: str):
         entry = FILES[field]
-        return _ZipHashingSink(state.store.writer(f"{prefix}/{entry}", crc32=True), entry, zip_sha)
+        return _ZipHashingSink(state.store.writer(f"{prefix}/{entry}", crc32=True, also=zip_sha), entry, zip_sha)
 
     form = await receive_upload(request, set(FILES), open_sink, settings.max_upload_bytes)
     sinks = list(form.files.values())

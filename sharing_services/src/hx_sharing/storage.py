@@ -147,8 +147,8 @@ class ObjectStore:
         for key in keys:
             self.s3.delete_object(Bucket=self.bucket, Key=key)
 
-    def writer(self, key: str, crc32: bool = False) -> MultipartWriter:
-        return MultipartWriter(self, key, crc32)
+    def writer(self, key: str, crc32: bool = False, also=None) -> MultipartWriter:
+        return MultipartWriter(self, key, crc32, also)
 
 
 @dataclass
@@ -162,7 +162,8 @@ class WriteResult:
 class MultipartWriter:
     """Async sink: ``await write(chunk)`` ... ``await close()`` or ``await abort()``."""
 
-    def __init__(self, store: ObjectStore, key: str, crc32: bool = False) -> None:
+    def __init__(self, store: ObjectStore, key: str, crc32: bool = False, also=None) -> None:
+        """``also``: another hash object (hashlib API) to feed the same bytes, in order."""
         self.store = store
         self.key = key
         self.part_size = store.settings.part_size
@@ -178,6 +179,7 @@ class MultipartWriter:
         self._sha = hashlib.sha256()
         self._crc = 0
         self._want_crc = crc32  # only the dataset zip needs it
+        self._also = also  # the dataset zip's SHA-256
         # Digests are computed on the thread pool, over the part buffer, off the event loop (which
         # is busy receiving the body), one span after the other: _hashing is the last queued span.
         self._hash_from = 0  # bytes of the current part already queued for hashing
@@ -201,6 +203,8 @@ class MultipartWriter:
 
     def _digest(self, span: memoryview) -> None:  # on a pool thread; hashlib and zlib release the GIL
         self._sha.update(span)
+        if self._also is not None:
+            self._also.update(span)
         if self._want_crc:
             self._crc = zlib.crc32(span, self._crc)
 
