@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
+import threading
 import zlib
 
 import botocore.exceptions
@@ -94,4 +96,53 @@ def test_read_ahead_closes_the_source_when_the_response_stops_early():
 
     got = asyncio.run(go())
     assert got == [bytes([i]) * 1024 for i in range(3)]
+    assert closed == [True]
+
+
+def test_many_concurrent_ranged_downloads_through_read_ahead_do_not_starve(store, unique):
+    # More read-ahead readers than pool threads, each waiting for ranged GETs: if both ran on one
+    # pool, every thread would wait for a job queued behind it and no download would finish.
+    data = os.urandom(1024 * 1024 + 11)
+    store.s3.put_object(Bucket=store.bucket, Key=unique, Body=data)
+    size, etag = store.head(unique)
+
+    async def one() -> bytes:
+        return b"".join([block async for block in read_ahead(store.iter_ranges(unique, size, etag))])
+
+    async def go():
+        return await asyncio.wait_for(asyncio.gather(*(one() for _ in range(24))), timeout=30)
+
+    assert asyncio.run(go()) == [data] * 24
+
+
+def test_read_ahead_closes_the_source_only_after_a_running_read_returns():
+    # A client that goes away while the next block is being read cancels the response; the
+    # source must not be closed under the reading thread's feet, but closed once it returns.
+    release = threading.Event()
+    closed = []
+
+    def blocks():
+        try:
+            yield b"a"
+            release.wait(10)
+            yield b"b"
+        finally:
+            closed.append(True)
+
+    async def go():
+        source = read_ahead(blocks())
+        assert await source.__anext__() == b"a"  # the read of b"b" is now running, and blocked
+        waiting = asyncio.ensure_future(source.__anext__())
+        await asyncio.sleep(0.05)
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+        assert closed == []
+        release.set()
+        for _ in range(200):
+            if closed:
+                break
+            await asyncio.sleep(0.01)
+
+    asyncio.run(go())
     assert closed == [True]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import hashlib
 import zlib
 from collections.abc import AsyncIterator, Iterator
@@ -34,7 +35,11 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="s3-range")
+# Two pools, so that no job ever waits for a job queued behind it in its own pool: _RANGES runs
+# only ranged GETs (which wait for nothing else); _POOL runs read-ahead reads (which may wait for
+# ranged GETs) and upload digests.
+_RANGES = ThreadPoolExecutor(max_workers=16, thread_name_prefix="hx-s3-range")
+_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="hx-sharing-io")
 
 
 class ObjectStoreUnavailable(Exception):
@@ -130,7 +135,7 @@ class ObjectStore:
         def submit() -> None:
             start = next(starts, None)
             if start is not None:
-                pending.append(_POOL.submit(self._range, key, etag, start, min(start + step, size) - 1))
+                pending.append(_RANGES.submit(self._range, key, etag, start, min(start + step, size) - 1))
 
         try:
             for _ in range(self.settings.download_concurrency):
@@ -338,28 +343,31 @@ async def read_ahead(blocks: Iterator[bytes]) -> AsyncIterator[bytes]:
     Starlette iterates a plain iterator one block at a time: read, then send, then read. Here the
     read of block n+1 from S3 overlaps the send of block n to the client, for one more block
     of memory per download. The iterator is closed (releasing its S3 connection) however the
-    response ends, after any read still running has returned.
+    response ends, once no thread is reading from it any more.
     """
-    loop = asyncio.get_running_loop()
     end = object()
-    pending = loop.run_in_executor(_POOL, next, blocks, end)
+    pending = _POOL.submit(next, blocks, end)
     try:
         while True:
-            block = await pending
+            block = await asyncio.wrap_future(pending)
             if block is end:
                 return
-            pending = loop.run_in_executor(_POOL, next, blocks, end)
+            pending = _POOL.submit(next, blocks, end)
             yield block
     finally:
 
-        def finish(read: asyncio.Future) -> None:
+        def finish(read: concurrent.futures.Future) -> None:
+            # Runs when the last read has returned (on its pool thread), or at once if it has
+            # already returned or never started: a generator can't be closed while a thread runs it.
             if not read.cancelled():
                 read.exception()  # a read that failed after the response ended is no news
             close = getattr(blocks, "close", None)
             if close is not None:
-                close()  # releases the S3 connection
+                try:
+                    close()  # releases the S3 connection
+                except Exception:
+                    log.exception("closing a download's source failed")
 
-        # a generator can't be closed while a thread runs it: close it once that read has returned
         pending.add_done_callback(finish)
 
 
