@@ -80,18 +80,3 @@ def test_a_failing_reader_ends_the_transfer(monkeypatch):
         client._pipelined(readinto, lambda v: seen.append(bytes(v)))
     assert len(seen) == 3  # every block received before the failure was consumed, none after
 
-
-def test_each_consumer_sees_every_block_and_a_slow_one_holds_the_buffer(monkeypatch):
-    monkeypatch.setattr(client, "_WIRE_CHUNK", 32)
-    data = os.urandom(32 * 40 + 3)
-    fast, slow = bytearray(), bytearray()
-
-    def dawdle(view):
-        snapshot = bytes(view)
-        time.sleep(0.001)
-        assert bytes(view) == snapshot, "a buffer was refilled while a consumer still read it"
-        slow.extend(snapshot)
-
-    client._pipelined(_reader(data, 32), fast.extend, dawdle)
-    assert bytes(fast) == data
-    assert bytes(slow) == data

@@ -122,38 +122,33 @@ def _wire_error(resp: http.client.HTTPResponse) -> SharingError:
     return SharingError(resp.status, detail)
 
 
-def _pipelined(readinto: Callable[[bytearray], int], *consumers: Callable[[memoryview], None]) -> None:
-    """Receive block n+1 while other threads consume block n (one thread per consumer, e.g. one
-    hashing and one writing; hashlib, file writes and socket reads all release the GIL).
+def _pipelined(readinto: Callable[[bytearray], int], consume: Callable[[memoryview], None]) -> None:
+    """Receive block n+1 while another thread consumes block n (hashlib releases the GIL).
 
-    Two buffers take turns; a buffer is filled again only after every consumer is done with its
-    previous block, and each consumer sees the blocks in order. An error on either side ends the
-    transfer with that error.
+    Two buffers take turns; a buffer is filled again only after its previous block was consumed,
+    and blocks are consumed in order. An error on either side ends the transfer with that error.
     """
     buffers = (bytearray(_WIRE_CHUNK), bytearray(_WIRE_CHUNK))
-    busy: list[list[concurrent.futures.Future]] = [[], []]
-    workers = [concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="hx-download") for _ in consumers]
-    try:
-        turn = 0
-        while True:
-            for future in busy[turn]:
-                future.result()
-            n = readinto(buffers[turn])
-            if not n:
-                break
-            block = memoryview(buffers[turn])[:n]
-            busy[turn] = [w.submit(c, block) for w, c in zip(workers, consumers, strict=True)]
-            turn ^= 1
-        for future in busy[turn ^ 1] + busy[turn]:  # the older block first
-            future.result()
-    except BaseException:
-        for future in busy[0] + busy[1]:  # drop what has not started; let a running block finish
-            if not future.cancel():
-                future.exception()
-        raise
-    finally:
-        for w in workers:
-            w.shutdown(wait=True)
+    busy: list[concurrent.futures.Future | None] = [None, None]
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="hx-download") as worker:
+        try:
+            turn = 0
+            while True:
+                if busy[turn] is not None:
+                    busy[turn].result()  # type: ignore[union-attr]
+                n = readinto(buffers[turn])
+                if not n:
+                    break
+                busy[turn] = worker.submit(consume, memoryview(buffers[turn])[:n])
+                turn ^= 1
+            for future in (busy[turn ^ 1], busy[turn]):  # the older block first
+                if future is not None:
+                    future.result()
+        except BaseException:
+            for future in busy:  # drop what has not started; let a running block finish
+                if future is not None and not future.cancel():
+                    future.exception()
+            raise
 
 
 class SharingClient:

@@ -39,8 +39,9 @@ async def read_form(
 ) -> FormResult:
     """Parse the body; file parts go to sinks from ``open_sink(field)``.
 
-    Sinks need ``async write(bytes)``, and may have ``async part_end()``, awaited after a file's last byte. On any exception the caller must abort the sinks in
-    ``result.files`` -- the partially built result is attached to the exception as ``.form``.
+    Sinks need ``async write(bytes)`` and may have ``async part_end()``, awaited after a file's
+    last byte. On any exception the caller must abort the sinks in ``result.files`` -- the
+    partially built result is attached to the exception as ``.form``.
     """
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     if ctype != b"multipart/form-data" or not params.get(b"boundary"):

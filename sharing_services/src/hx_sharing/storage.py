@@ -293,7 +293,6 @@ class MultipartWriter:
                 await self._flush_part()
             while self._in_flight:
                 await self._in_flight.pop(0)
-            await self.settle()
             parts = sorted(self._parts, key=lambda p: p["PartNumber"])
             await asyncio.to_thread(
                 s3.complete_multipart_upload,
