@@ -31,7 +31,25 @@ def playbook(*args, check=True, env=None):
     """Run ansible-playbook from the repository root; returns the completed process."""
     full_env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     full_env.update(env or {})
-    return run(["ansible-playbook", *args], check=check, cwd=ROOT, env=full_env)
+    proc = run(["ansible-playbook", *args], check=False, cwd=ROOT, env=full_env)
+    if check and proc.returncode != 0:
+        raise AssertionError("ansible-playbook %s failed (%d):\n%s" % (" ".join(args), proc.returncode, explain(proc)))
+    return proc
+
+
+def explain(proc, tail=3000):
+    """The failed tasks of a playbook run (each with its TASK header), then its last lines.
+
+    A failure early in a long run would otherwise scroll out of the tail an
+    assertion message shows."""
+    failed, task = [], None
+    for line in proc.stdout.splitlines():
+        if line.startswith("TASK ["):
+            task = line
+        elif line.lstrip().startswith(("fatal: [", "failed: [")):
+            failed.extend([task or "", line[:2000]])
+    head = "failed tasks:\n%s\n" % "\n".join(failed) if failed else ""
+    return "%s... last lines:\n%s\n%s" % (head, proc.stdout[-tail:], proc.stderr[-tail:])
 
 
 def recap(output):

@@ -13,7 +13,7 @@ import requests
 import yaml
 from botocore.config import Config
 
-from conftest import ROOT, playbook, recap
+from conftest import ROOT, explain, playbook, recap
 
 CREDS = os.path.join(ROOT, "inventories", "local", "credentials")
 HOSTVARS = os.path.join(ROOT, "inventories", "local", "host_vars")
@@ -64,7 +64,7 @@ def run_module(tmp_path, module, args, token_files):
 def flow():
     """Run the flow once (links included); every test below starts from its result."""
     first = playbook("playbooks/flow.yml", "-i", "inventories/local", check=False)
-    assert first.returncode == 0, first.stdout[-5000:]
+    assert first.returncode == 0, explain(first)
     return first
 
 

@@ -5,7 +5,7 @@ wiring (Secrets, NodePorts, client registration by Secret reference) and the
 idempotence of the cluster path, not a request served by those pods."""
 import json
 
-from conftest import playbook, recap
+from conftest import explain, playbook, recap
 
 EXTRA = ["-e", "links_mode=cluster", "-e", json.dumps({"links_node_ports": {"model": 30080, "dataset": 30081}})]
 
@@ -34,4 +34,4 @@ def test_cluster_mode_deploys_the_apis_with_tokens_only_in_secrets(kubectl):
     finally:
         down = playbook("playbooks/links.yml", "-i", "inventories/local", "--limit", "vendor", *EXTRA,
                         "-e", "links_state=absent", check=False)
-        assert down.returncode == 0, down.stdout[-3000:]
+        assert down.returncode == 0, explain(down)
