@@ -25,7 +25,19 @@ def cluster_dir(workdir, name):
 
 
 def exists(workdir, name):
-    return os.path.isfile(os.path.join(cluster_dir(workdir, name), "kwok.yaml"))
+    return os.path.isfile(config_path(workdir, name))
+
+
+def config_path(workdir, name):
+    return os.path.join(cluster_dir(workdir, name), "kwok.yaml")
+
+
+def apiserver_port_of(documents):
+    """The kube-apiserver port recorded in a cluster's kwok.yaml (its parsed YAML documents), or None."""
+    for doc in documents:
+        if isinstance(doc, dict) and doc.get("kind") == "KwokctlConfiguration":
+            return (doc.get("options") or {}).get("kubeApiserverPort")
+    return None
 
 
 def pids_running(workdir, name):

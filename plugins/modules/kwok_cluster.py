@@ -45,7 +45,12 @@ options:
     type: path
     required: true
   apiserver_port:
-    description: Host port of the kube-apiserver.
+    description:
+      - Host port of the kube-apiserver.
+      - Starting a cluster fails if the port lies in the host's ephemeral port range
+        (C(net.ipv4.ip_local_port_range)) without being reserved, where outgoing connections can take it.
+      - An existing cluster keeps the port it was created with; asking for another one fails with a clear
+        message, since kwokctl cannot move a cluster.
     type: int
     required: true
   kubeconfig:
@@ -84,7 +89,7 @@ EXAMPLES = r"""
     name: hx-vendor
     workdir: "{{ hx_state_dir }}/kwok"
     tools_bin: "{{ lookup('ansible.builtin.env', 'HOME') }}/.cache/hx-mlops/tools/bin"
-    apiserver_port: 32761
+    apiserver_port: 26441
     kubeconfig: "{{ hx_state_dir }}/vendor/kubeconfig"
     context: hx-vendor
 """
@@ -104,7 +109,7 @@ server:
   description: URL of the kube-apiserver.
   returned: when O(state=present)
   type: str
-  sample: https://127.0.0.1:32761
+  sample: https://127.0.0.1:26441
 """
 
 import os
@@ -112,6 +117,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.hx.mlops.plugins.module_utils import kwok
+from ansible_collections.hx.mlops.plugins.module_utils import ports
 
 try:
     import yaml
@@ -175,6 +181,19 @@ def main():
     commands = []
     wait = "%ds" % p["timeout"]
     scratch = os.path.join(kwok.cluster_dir(workdir, name), "kubeconfig.kwokctl")
+
+    if p["state"] == "present" and exists:
+        with open(kwok.config_path(workdir, name)) as f:
+            recorded = kwok.apiserver_port_of(yaml.safe_load_all(f))
+        if recorded and recorded != p["apiserver_port"]:
+            module.fail_json(
+                msg="Cluster %s exists with its kube-apiserver on port %d, not on port %d as asked; kwokctl cannot "
+                "move a cluster to another port. Delete it (state=absent; for the local inventory: make clean) "
+                "and create it again, or ask for port %d." % (name, recorded, p["apiserver_port"], recorded))
+    if p["state"] == "present" and not running:
+        error = ports.ephemeral_error([p["apiserver_port"]], "cluster %s (kube-apiserver)" % name)
+        if error:
+            module.fail_json(msg=error)
 
     if p["state"] == "present":
         if not exists:

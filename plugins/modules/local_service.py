@@ -60,10 +60,16 @@ options:
     type: str
     default: ""
   health_url:
-    description: HTTP URL that must answer 200 before the service counts as started.
+    description:
+      - HTTP URL that must answer 200 before the service counts as started.
+      - Its port is taken as a port the service listens on (see O(health_port)).
     type: str
   health_port:
-    description: TCP port on 127.0.0.1 that must accept connections before the service counts as started.
+    description:
+      - TCP port on 127.0.0.1 that must accept connections before the service counts as started.
+      - Before a start the module fails if another process already accepts connections on this port
+        (or on the port of O(health_url)), or if the port lies in the host's ephemeral port range
+        (C(net.ipv4.ip_local_port_range)) without being reserved, where outgoing connections can take it.
     type: int
   timeout:
     description: Seconds to wait for health, and for a stop before SIGKILL.
@@ -121,6 +127,8 @@ import socket
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.six.moves.urllib.parse import urlparse
+from ansible_collections.hx.mlops.plugins.module_utils import ports
 from ansible_collections.hx.mlops.plugins.module_utils.local_service import (
     LocalService,
     spec_digest,
@@ -146,6 +154,17 @@ def _wait_port(port, timeout, alive):
             return None
         time.sleep(0.3)
     return "port %d did not accept connections within %ss" % (port, timeout)
+
+
+def _listen_ports(health_url, health_port):
+    """(host, port) pairs the service listens on, as its health checks name them."""
+    listen = []
+    if health_url:
+        url = urlparse(health_url)
+        listen.append((url.hostname or "127.0.0.1", url.port or (443 if url.scheme == "https" else 80)))
+    if health_port:
+        listen.append(("127.0.0.1", health_port))
+    return listen
 
 
 def main():
@@ -186,6 +205,17 @@ def main():
         result.update(pid=running["pid"])
         result["diff"] = dict(before=before, after=before)
         module.exit_json(**result)
+
+    listen = _listen_ports(p["health_url"], p["health_port"])
+    error = ports.ephemeral_error([port for _host, port in listen], "service %s" % p["name"])
+    if error:
+        module.fail_json(msg=error)
+    if not running:
+        taken = ["%s:%d" % hp for hp in listen if ports.in_use(hp[1], hp[0])]
+        if taken:
+            module.fail_json(
+                msg="Service %s is not running, yet another process already accepts connections on %s: "
+                "stop that process or give this service another port" % (p["name"], ", ".join(taken)))
 
     result.update(changed=True, action="restarted" if running else "started")
     if module.check_mode:

@@ -1,13 +1,14 @@
 import pytest
+import yaml
 
 from ansible_collections.hx.mlops.plugins.module_utils import kwok
 
 
 def test_create_argv_points_every_component_at_local_binaries():
-    argv = kwok.create_argv("/t/kwokctl", "hx-vendor", "/t", 32761, "/s/kc", "90s", ["kube-apiserver=v=2"])
+    argv = kwok.create_argv("/t/kwokctl", "hx-vendor", "/t", 26441, "/s/kc", "90s", ["kube-apiserver=v=2"])
     assert argv == [
         "/t/kwokctl", "create", "cluster", "--name", "hx-vendor", "--runtime", "binary",
-        "--kube-apiserver-port", "32761", "--kubeconfig", "/s/kc", "--wait", "90s",
+        "--kube-apiserver-port", "26441", "--kubeconfig", "/s/kc", "--wait", "90s",
         "--etcd-binary", "/t/etcd",
         "--kube-apiserver-binary", "/t/kube-apiserver",
         "--kube-controller-manager-binary", "/t/kube-controller-manager",
@@ -53,3 +54,14 @@ def test_pids_running_reads_pid_files(tmp_path):
     assert state["etcd"] is True
     assert state["kube-apiserver"] is False
     assert state["kwok-controller"] is False
+
+
+def test_apiserver_port_of_reads_the_kwokctl_configuration_document():
+    # the shape kwokctl v0.7 writes: the configuration first, then its Stage documents
+    text = (
+        "apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokctlConfiguration\nmetadata: {name: x}\n"
+        "options: {etcdPort: 32760, kubeApiserverPort: 36442, runtime: binary}\n"
+        "---\napiVersion: kwok.x-k8s.io/v1alpha1\nkind: Stage\nmetadata: {name: node-initialize}\n"
+    )
+    assert kwok.apiserver_port_of(yaml.safe_load_all(text)) == 36442
+    assert kwok.apiserver_port_of(yaml.safe_load_all("kind: Stage\n---\n")) is None

@@ -19,8 +19,6 @@ sys.path.insert(0, os.path.join(ROOT, "collections"))
 # the module runs `python -m hx_stages`: use the working tree's package even if not installed
 SRC = os.path.join(ROOT, "stage_runner", "src")
 
-from ansible.module_utils import basic  # noqa: E402
-from ansible.module_utils.testing import patch_module_args  # noqa: E402
 from ansible_collections.hx.mlops.plugins.module_utils import stage as st  # noqa: E402
 from ansible_collections.hx.mlops.plugins.modules import stage as stage_module  # noqa: E402
 from ansible_collections.hx.mlops.plugins.modules import stage_info as stage_info_module  # noqa: E402
@@ -108,27 +106,6 @@ def test_job_state(job, state):
 
 # --- the module as a real local process ------------------------------------------------------------
 
-def run_module(monkeypatch, module, args, check_mode=False):
-    exits = {}
-
-    def exit_json(self, **kw):
-        exits.update(kw, failed=False)
-        raise SystemExit(0)
-
-    def fail_json(self, msg, **kw):
-        exits.update(kw, msg=msg, failed=True)
-        raise SystemExit(1)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-    if check_mode:
-        args = dict(args, _ansible_check_mode=True)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            module.main()
-    return exits
-
-
 @pytest.fixture
 def base(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p))
@@ -140,78 +117,78 @@ def _run_dirs(base):
     return sorted(n for n in os.listdir(d) if not n.startswith(".")) if os.path.isdir(d) else []
 
 
-def test_check_apply_check_apply(monkeypatch, base, tmp_path):
+def test_check_apply_check_apply(run_module, base, tmp_path):
     out = str(tmp_path / "data" / "kpi.csv")
     args = dict(base, stage="datagen", args=["--rows", "300", "--seed", "4", "--output", out])
-    r = run_module(monkeypatch, stage_module, args, check_mode=True)
+    r = run_module(stage_module, args, check_mode=True)
     assert r["failed"] is False and r["changed"] is True and r["would_run"] is True
     assert _run_dirs(base) == [] and not os.path.exists(out)  # check mode wrote nothing
     assert r["cmd"][-1] == "--plan"
 
-    r = run_module(monkeypatch, stage_module, args)
+    r = run_module(stage_module, args)
     assert r["changed"] is True and r["report"]["cached"] is False and os.path.isfile(out)
     assert r["energy"]["method"] in ("measured", "estimated") and r["energy"]["joules"] > 0
     key = r["run_key"]
     assert _run_dirs(base) == ["datagen-" + key]
     started = r["report"]["started_at"]
 
-    r = run_module(monkeypatch, stage_module, args, check_mode=True)
+    r = run_module(stage_module, args, check_mode=True)
     assert r["changed"] is False and r["would_run"] is False and r["run_key"] == key
 
-    r = run_module(monkeypatch, stage_module, args)
+    r = run_module(stage_module, args)
     assert r["changed"] is False and r["report"]["cached"] is True
     assert r["report"]["started_at"] == started  # not recomputed
     assert r["cmd"] == [sys.executable, "-m", "hx_stages", "datagen", "--rows", "300", "--seed", "4", "--output",
                         out, "--runs-dir", base["runs_dir"], "--domain", "vendor"]
 
 
-def test_secret_through_environment_only(monkeypatch, base, tmp_path):
+def test_secret_through_environment_only(run_module, monkeypatch, base, tmp_path):
     data = str(tmp_path / "kpi.csv")
-    run_module(monkeypatch, stage_module, dict(base, stage="datagen", args=["--rows", "200", "--output", data]))
+    run_module(stage_module, dict(base, stage="datagen", args=["--rows", "200", "--output", data]))
     key = os.urandom(32).hex()
     monkeypatch.delenv("HX_STAGE_KEY", raising=False)
     args = dict(base, stage="anonymize", args=["--input", data, "--columns", "imsi,msisdn"],
                 secret_env={"HX_STAGE_KEY": key})
-    r = run_module(monkeypatch, stage_module, args)
+    r = run_module(stage_module, args)
     assert r["failed"] is False and r["changed"] is True
     assert key not in " ".join(r["cmd"]) and key not in repr(r["report"])
     assert r["report"]["result"]["columns_changed"]["imsi"]["rows_changed"] == 200
     # without the secret: a clear error, nothing written
-    r = run_module(monkeypatch, stage_module, dict(args, secret_env={}, args=args["args"] + ["--digest-chars", "20"]))
+    r = run_module(stage_module, dict(args, secret_env={}, args=args["args"] + ["--digest-chars", "20"]))
     assert r["failed"] is True and "HX_STAGE_KEY" in r["msg"]
 
 
-def test_gate_failure_and_bad_input(monkeypatch, base, tmp_path):
+def test_gate_failure_and_bad_input(run_module, base, tmp_path):
     train = str(tmp_path / "train.csv")
     hold = str(tmp_path / "hold.csv")
-    run_module(monkeypatch, stage_module, dict(base, stage="datagen", args=["--rows", "1200", "--output", train]))
-    run_module(monkeypatch, stage_module, dict(base, stage="datagen",
-                                               args=["--rows", "400", "--seed", "9", "--output", hold]))
-    r = run_module(monkeypatch, stage_module, dict(base, stage="train",
-                                                   args=["--input", train, "--output", str(tmp_path / "m") + "/"]))
+    run_module(stage_module, dict(base, stage="datagen", args=["--rows", "1200", "--output", train]))
+    run_module(stage_module, dict(base, stage="datagen",
+                                  args=["--rows", "400", "--seed", "9", "--output", hold]))
+    r = run_module(stage_module, dict(base, stage="train",
+                                      args=["--input", train, "--output", str(tmp_path / "m") + "/"]))
     assert r["changed"] is True and r["report"]["result"]["metrics"]["r2"] > 0.7
     model = str(tmp_path / "m" / "model.skops")
     gate = dict(base, stage="test", args=["--model", model, "--input", hold, "--min", "r2=0.99"])
-    r = run_module(monkeypatch, stage_module, gate)
+    r = run_module(stage_module, gate)
     assert r["failed"] is True and "r2" in r["msg"] and ">= 0.99" in r["msg"]
-    r = run_module(monkeypatch, stage_module, dict(gate, fail_on_gate=False))
+    r = run_module(stage_module, dict(gate, fail_on_gate=False))
     assert r["failed"] is False and r["report"]["passed"] is False and r["changed"] is False  # stored result
 
     missing = ["--input", str(tmp_path / "nope.csv")]
-    r = run_module(monkeypatch, stage_module, dict(base, stage="validate", args=missing))
+    r = run_module(stage_module, dict(base, stage="validate", args=missing))
     assert r["failed"] is True and "not found" in r["msg"]
 
 
-def test_stage_info_lists_runs_with_energy(monkeypatch, base, tmp_path):
+def test_stage_info_lists_runs_with_energy(run_module, base, tmp_path):
     for seed in ("1", "2"):
-        run_module(monkeypatch, stage_module, dict(base, stage="datagen", args=["--rows", "100", "--seed", seed]))
-    r = run_module(monkeypatch, stage_info_module, {"runs_dir": base["runs_dir"], "stage": "datagen"})
+        run_module(stage_module, dict(base, stage="datagen", args=["--rows", "100", "--seed", seed]))
+    r = run_module(stage_info_module, {"runs_dir": base["runs_dir"], "stage": "datagen"})
     assert r["changed"] is False and len(r["runs"]) == 2
     assert r["energy_joules_total"] == pytest.approx(sum(x["energy"]["joules"] for x in r["runs"]), abs=1e-5)
     key = r["runs"][0]["run_key"]
-    r = run_module(monkeypatch, stage_info_module, {"runs_dir": base["runs_dir"], "run_key": key[:10]})
+    r = run_module(stage_info_module, {"runs_dir": base["runs_dir"], "run_key": key[:10]})
     assert [x["run_key"] for x in r["runs"]] == [key]
-    r = run_module(monkeypatch, stage_info_module, {"runs_dir": base["runs_dir"], "stage": "train"})
+    r = run_module(stage_info_module, {"runs_dir": base["runs_dir"], "stage": "train"})
     assert r["runs"] == []
 
 
@@ -246,19 +223,19 @@ class FakeKube(object):
         return 'some log\n{"stage": "validate", "passed": true, "changed": true, "energy": {"joules": 1.5}}\n'
 
 
-def test_job_mode_creates_once(monkeypatch):
+def test_job_mode_creates_once(run_module, monkeypatch):
     FakeKube.jobs, FakeKube.created = {}, []
     monkeypatch.setattr(st, "KubeJobs", FakeKube)
     args = {"mode": "job", "stage": "validate", "image": "localhost/hx-stages:0.1.0", "arch": "arm64",
             "edge_capable": True, "args": ["--input", "dataset:3@1.0.0"], "secret_name": "hx-stage-credentials"}
-    r = run_module(monkeypatch, stage_module, args, check_mode=True)
+    r = run_module(stage_module, args, check_mode=True)
     assert r["changed"] is True and FakeKube.created == []
-    r = run_module(monkeypatch, stage_module, args)
+    r = run_module(stage_module, args)
     assert r["changed"] is True and r["job"]["state"] == "succeeded" and r["energy"] == {"joules": 1.5}
     assert len(FakeKube.created) == 1
-    r = run_module(monkeypatch, stage_module, args)
+    r = run_module(stage_module, args)
     assert r["changed"] is False and len(FakeKube.created) == 1
-    r = run_module(monkeypatch, stage_module, args, check_mode=True)
+    r = run_module(stage_module, args, check_mode=True)
     assert r["changed"] is False
-    r = run_module(monkeypatch, stage_module, dict(args, force=True))
+    r = run_module(stage_module, dict(args, force=True))
     assert r["changed"] is True and len(FakeKube.created) == 2
