@@ -17,8 +17,9 @@ failed=()
 passed=0
 for s in "${scenarios[@]}"; do
   name=$(basename "$(dirname "$s")")
+  [ "$name" = default ] && continue  # the stub Molecule loads first (see molecule/default/molecule.yml)
   echo "== molecule test -s $name"
   if molecule test -s "$name"; then passed=$((passed + 1)); else failed+=("$name"); fi
 done
 echo "molecule: ${passed} passed, ${#failed[@]} failed${failed:+ (${failed[*]})}"
-[ ${#failed[@]} -eq 0 ]
+[ ${#failed[@]} -eq 0 ] && [ "$passed" -gt 0 ]
