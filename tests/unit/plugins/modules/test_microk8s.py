@@ -33,7 +33,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", "..", "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "collections"))
 
 from ansible.module_utils import basic  # noqa: E402
-from ansible.module_utils.testing import patch_module_args  # noqa: E402
+from module_runner import run_main  # noqa: E402
 
 from ansible_collections.hx.mlops.plugins.module_utils import microk8s as mk  # noqa: E402
 from ansible_collections.hx.mlops.plugins.modules import microk8s as module  # noqa: E402
@@ -229,25 +229,7 @@ class FakeRunner:
 def run_module(monkeypatch, args, table, check_mode=False):
     fake = FakeRunner(table)
     monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, args, **kw: fake(args, **kw))
-    args = dict(args, microk8s_path=BIN)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    exits = {}
-
-    def exit_json(self, **kw):
-        exits.update(kw, failed=False)
-        raise SystemExit(0)
-
-    def fail_json(self, msg, **kw):
-        exits.update(kw, msg=msg, failed=True)
-        raise SystemExit(1)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            module.main()
-    return exits, fake.calls
+    return run_main(monkeypatch, module, dict(args, microk8s_path=BIN), check_mode), fake.calls
 
 
 STATUS = [BIN, "status", "--format", "yaml"]
