@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
 from fastapi import HTTPException, Path, status
@@ -50,6 +52,33 @@ def resolve(session, cls, item_id: int, version: str | None, what: str) -> Any:
     if other is None:
         raise not_found(f"{what} {row.name!r} version {version!r}")
     return other
+
+
+async def delete_version(state, cls, item_id: int, version: str, what: str, keys: Callable[[Any], Iterable[str]]) -> Any:
+    """DELETE of one named version: its row and its objects go together, or neither does.
+
+    ``latest`` is refused, so a delete never lands on a version the caller did not name."""
+    if version == "latest":
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "name the version to delete; 'latest' is refused")
+    return await asyncio.to_thread(_delete_version, state, cls, item_id, version, what, keys)
+
+
+def _delete_version(state, cls, item_id: int, version: str, what: str, keys) -> Any:
+    from .storage import ObjectStoreUnavailable, is_unavailable
+
+    with state.db.session() as s:
+        row = resolve(s, cls, item_id, version, what)
+        s.delete(row)
+        s.flush()  # the row is gone inside the transaction; delete the objects, then commit
+        try:
+            state.store.delete(*keys(row))
+        except Exception as exc:
+            s.rollback()
+            if is_unavailable(exc):
+                raise ObjectStoreUnavailable(type(exc).__name__) from exc
+            raise
+        s.commit()
+        return row
 
 
 def keep_latest(rows: list, key=lambda r: r.name) -> list:

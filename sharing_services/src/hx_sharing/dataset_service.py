@@ -16,12 +16,12 @@ from . import zipstream
 from .app import COMMON_RESPONSES, create_app, digest_headers, new_object_key
 from .auth import ReadDataset, WriteDataset
 from .catalog import CatalogSpec, json_fragment
-from .common_routes import ID_RESOLUTION, check_text, id_param, not_found, resolve, safe_filename
+from .common_routes import ID_RESOLUTION, check_text, delete_version, id_param, not_found, resolve, safe_filename
 from .db import Dataset
 from .logs import get_logger
 from .schemas import DatasetCatalog, DatasetResponse, DataType, Error
 from .settings import Settings
-from .storage import ObjectStoreUnavailable, call, is_missing, is_unavailable, read_ahead
+from .storage import call, is_missing, read_ahead
 from .uploads import abort_all, parse_json_field, receive_upload, require_fields
 
 log = get_logger("dataset")
@@ -341,27 +341,11 @@ async def delete_dataset(
     dataset_id: DatasetId,
     version: str = Query(..., min_length=1, max_length=128),
 ) -> DatasetResponse:
-    if version == "latest":
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "name the version to delete; 'latest' is refused")
-    row = await asyncio.to_thread(_delete, request.app.state, dataset_id, version)
+    row = await delete_version(
+        request.app.state, Dataset, dataset_id, version, "dataset", lambda r: [r.dataset_key, r.data_model_key]
+    )
     log.info("dataset deleted", extra={"artifact": row.name, "version": row.version, "by": principal.name})
     return to_response(row)
-
-
-def _delete(state, dataset_id: int, version: str) -> Dataset:
-    with state.db.session() as s:
-        row = resolve(s, Dataset, dataset_id, version, "dataset")
-        s.delete(row)
-        s.flush()
-        try:
-            state.store.delete(row.dataset_key, row.data_model_key)
-        except Exception as exc:
-            s.rollback()
-            if is_unavailable(exc):
-                raise ObjectStoreUnavailable(type(exc).__name__) from exc
-            raise
-        s.commit()
-        return row
 
 
 def build_app(settings: Settings | None = None) -> FastAPI:

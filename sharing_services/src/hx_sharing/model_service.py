@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from .app import COMMON_RESPONSES, create_app, digest_headers, new_object_key
 from .auth import ReadModel, WriteModel
 from .catalog import CatalogSpec, json_fragment
-from .common_routes import ID_RESOLUTION, check_text, id_param, not_found, resolve, safe_filename
+from .common_routes import ID_RESOLUTION, check_text, delete_version, id_param, not_found, resolve, safe_filename
 from .db import Model, ModelStatusEvent, utcnow
 from .logs import get_logger
 from .schemas import Error, ModelCatalog, ModelResponse, ModelStatus, StatusChange, StatusEvent, StatusHistory
@@ -307,30 +307,9 @@ async def delete_model(
     model_id: ModelId,
     version: str = Query(..., min_length=1, max_length=128),
 ) -> ModelResponse:
-    if version == "latest":
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "name the version to delete; 'latest' is refused")
-    state = request.app.state
-    row = await asyncio.to_thread(_delete, state, model_id, version)
+    row = await delete_version(request.app.state, Model, model_id, version, "model", lambda r: [r.object_key])
     log.info("model deleted", extra={"artifact": row.name, "version": row.version, "by": principal.name})
     return to_response(row)
-
-
-def _delete(state, model_id: int, version: str) -> Model:
-    with state.db.session() as s:
-        row = resolve(s, Model, model_id, version, "model")
-        s.delete(row)
-        s.flush()  # the row is gone inside the transaction; delete the object, then commit
-        try:
-            state.store.delete(row.object_key)
-        except Exception as exc:
-            s.rollback()
-            from .storage import ObjectStoreUnavailable, is_unavailable
-
-            if is_unavailable(exc):
-                raise ObjectStoreUnavailable(type(exc).__name__) from exc
-            raise
-        s.commit()
-        return row
 
 
 @router.patch(
