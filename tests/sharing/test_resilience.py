@@ -14,6 +14,8 @@ API = "/api/v1"
 def test_minio_outage_gives_503_and_recovers(stack, unique):
     with stack.model_client() as c:
         mid = publish_model(c, unique, "1.0.0", b"before").json()["modelIdentifier"]
+    with stack.dataset_client() as d:
+        did = publish_dataset(d, unique, "0.1.0", b"rows", b"schema").json()["datasetIdentifier"]
 
     stack.minio.stop()
     try:
@@ -25,12 +27,16 @@ def test_minio_outage_gives_503_and_recovers(stack, unique):
             up = publish_model(c, unique, "2.0.0", b"during")
             down = c.get(f"{API}/model/by_id/{mid}")
             meta = c.get(f"{API}/model/{mid}/data")  # metadata lives in PostgreSQL: still served
+            gone = c.delete(f"{API}/model/{mid}", params={"version": "1.0.0"})
         with stack.dataset_client() as d:
             dup = publish_dataset(d, unique, "1.0.0", b"a", b"b")
+            dgone = d.delete(f"{API}/dataset/{did}", params={"version": "0.1.0"})
         assert up.status_code == 503 and "object store" in up.json()["detail"]
         assert down.status_code == 503
         assert dup.status_code == 503
         assert meta.status_code == 200
+        # a delete that cannot remove the objects keeps the row: nothing points at a missing file
+        assert gone.status_code == 503 and dgone.status_code == 503
     finally:
         stack.minio.start()
 
@@ -40,6 +46,9 @@ def test_minio_outage_gives_503_and_recovers(stack, unique):
         assert publish_model(c, unique, "2.0.0", b"after").status_code == 200
         versions = [m["version"] for m in c.get(f"{API}/model_catalog", params={"name": unique}).json()["models"]]
     assert versions == ["1.0.0", "2.0.0"]  # nothing was half-written during the outage
+    with stack.dataset_client() as d:
+        assert d.get(f"{API}/dataset/{did}/data").json()["version"] == "0.1.0"
+        assert d.get(f"{API}/dataset/by_id/{did}").status_code == 200
 
 
 def test_database_outage_gives_503_and_recovers(stack, unique):
