@@ -11,7 +11,7 @@ INVENTORY ?= inventories/local
 TIMED := hack/timed.sh
 PYTEST := python -m pytest -p no:cacheprovider
 
-.PHONY: help setup demo test lint sanity unit molecule integration bench clean distclean build kubeconfig
+.PHONY: help setup demo test lint sanity unit molecule integration bench clean distclean build sharing-image kubeconfig
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ integration: ## Integration tests against the local clusters (brings them up)
 
 bench: setup ## Benchmarks; each prints ratios against a baseline from the same run
 	@for b in bench/*.py; do echo "== $$b"; python "$$b"; done
+
+sharing-image: setup ## Build the sharing services' image (ARCH=amd64|arm64) from the local base image
+	hack/sharing-image.sh $(or $(ARCH),amd64)
 
 build: ## Build the collection tarball
 	ansible-galaxy collection build --force --output-path tests/output
