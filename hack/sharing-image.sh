@@ -39,4 +39,6 @@ platform_args=()
 [ "$arch" = amd64 ] || platform_args=(--platform "linux/$arch")
 tar -C "$ctx" -c . | docker build --quiet "${platform_args[@]}" -f sharing_services/Containerfile \
   --build-arg "BASE_IMAGE=$base" -t "$tag" -
+# the build stage is left behind as an untagged image of several hundred MB per build
+docker image prune --force --filter label=org.hx-mlops.image-stage=sharing-build >/dev/null
 echo "built $tag ($arch)"
