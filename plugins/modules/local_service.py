@@ -123,7 +123,6 @@ action:
   sample: started
 """
 
-import socket
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -136,21 +135,12 @@ from ansible_collections.hx.mlops.plugins.module_utils.local_service import (
 )
 
 
-def _port_open(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(1)
-    try:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-    finally:
-        s.close()
-
-
 def _wait_port(port, timeout, alive):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if not alive():
             return "the process exited before port %d accepted connections" % port
-        if _port_open(port):
+        if ports.in_use(port):
             return None
         time.sleep(0.3)
     return "port %d did not accept connections within %ss" % (port, timeout)
