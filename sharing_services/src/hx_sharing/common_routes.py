@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import HTTPException, Path, status
 
 from .semver import newest
+from .storage import ObjectStoreUnavailable, is_unavailable
 
 MAX_ID = 2**31 - 1
 
@@ -64,8 +65,6 @@ async def delete_version(state, cls, item_id: int, version: str, what: str, keys
 
 
 def _delete_version(state, cls, item_id: int, version: str, what: str, keys) -> Any:
-    from .storage import ObjectStoreUnavailable, is_unavailable
-
     with state.db.session() as s:
         row = resolve(s, cls, item_id, version, what)
         s.delete(row)
