@@ -269,7 +269,7 @@ def main() -> int:
                     s3.delete_object(Bucket="bench-direct", Key="model.bin")
 
                 def api(r=r, i=i) -> None:
-                    r["cpu0"] = cpu_seconds(proc.pid)
+                    cpu0 = cpu_seconds(proc.pid)
                     t = time.perf_counter()
                     meta = c.upload_model(
                         src,
@@ -282,16 +282,14 @@ def main() -> int:
                         tag="bench",
                     )
                     r["api_up"] = time.perf_counter() - t
-                    r["cpu1"] = cpu_seconds(proc.pid)
+                    cpu1 = cpu_seconds(proc.pid)
                     r["api_down"] = timed(c.download_model, meta["modelIdentifier"], work / "api.out")
-                    r["cpu2"] = cpu_seconds(proc.pid)
+                    r["cpu_up"], r["cpu_down"] = cpu1 - cpu0, cpu_seconds(proc.pid) - cpu1
                     (work / "api.out").unlink()
                     c.delete_model(meta["modelIdentifier"], meta["version"])
 
                 for step in (direct, api) if i % 2 == 0 else (api, direct):
                     step()
-                cpu0, cpu1, cpu2 = r["cpu0"], r["cpu1"], r["cpu2"]
-                r["cpu_up"], r["cpu_down"] = cpu1 - cpu0, cpu2 - cpu1
                 rounds.append(r)
                 log(
                     f"round {i + 1}/{ROUNDS} ({'direct' if i % 2 == 0 else 'API'} first): upload ratio "
