@@ -22,8 +22,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TAG = "hx-mlops/sharing:test"
 
 
-def _docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
+def _docker(*args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run(["docker", *args], env=env, capture_output=True, text=True, timeout=120, check=False)
     if check and proc.returncode:
         raise AssertionError(f"docker {' '.join(args[:2])} failed ({proc.returncode}): {proc.stderr[-3000:]}")
     return proc
@@ -60,18 +60,13 @@ def test_image_serves_the_model_api_non_root_on_a_read_only_root(image, postgres
     run = ["run", "--rm", "--network", "host", "--read-only", "--tmpfs", "/tmp", *(a for k in env for a in ("-e", k))]
     docker_env = {**os.environ, **env}
 
-    def docker(*args: str, **kw) -> subprocess.CompletedProcess:
-        return subprocess.run(["docker", *args], env=docker_env, capture_output=True, text=True, timeout=120, **kw)
-
-    assert docker(*run, image, "migrate").returncode == 0
-    created = docker(*run, image, "client", "create", "--name", "img", "--scopes", "read:model,write:model")
-    assert created.returncode == 0, created.stderr
+    _docker(*run, image, "migrate", env=docker_env)
+    created = _docker(*run, image, "client", "create", "--name", "img", "--scopes", "read:model,write:model", env=docker_env)
     token = created.stdout.strip()
 
     port = free_port()
     name = "hx-sharing-img-" + uuid.uuid4().hex[:8]
-    started = docker(*run[:1], "-d", "--name", name, *run[2:], image, "serve", "model", "--port", str(port))
-    assert started.returncode == 0, started.stderr
+    _docker(*run[:1], "-d", "--name", name, *run[2:], image, "serve", "model", "--port", str(port), env=docker_env)
     try:
         url = f"http://127.0.0.1:{port}"
 
