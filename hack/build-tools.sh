@@ -51,7 +51,7 @@ have() {
 
 build_kubernetes() {
   local v=$KUBERNETES_VERSION dir="$HX_TOOLS_DIR/kubernetes-$KUBERNETES_VERSION"
-  local bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  local bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy)
   if ! have "$dir" "${bins[@]}"; then
     local minor=${v#v1.}; minor=${minor%%.*}
     local ldflags="-s -w"
@@ -120,6 +120,16 @@ build_helm() {
   link_all "$dir" helm
 }
 
+build_coredns() {
+  local v=$COREDNS_VERSION dir="$HX_TOOLS_DIR/coredns-$COREDNS_VERSION"
+  if ! have "$dir" coredns; then
+    log "building coredns $v"
+    go_install "$dir" "github.com/coredns/coredns@$v" "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$v"
+    rm -rf "$dir" && mv "$dir.tmp" "$dir"
+  fi
+  link_all "$dir" coredns
+}
+
 build_minio() {
   local v=$MINIO_VERSION dir="$HX_TOOLS_DIR/minio-$MINIO_VERSION"
   if ! have "$dir" minio; then
@@ -131,11 +141,11 @@ build_minio() {
 }
 
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(etcd kwok helm kubernetes minio)
+[ ${#tools[@]} -gt 0 ] || tools=(etcd kwok helm kubernetes minio coredns)
 for t in "${tools[@]}"; do
   case $t in
-    kubernetes|etcd|kwok|helm|minio) "build_$t" ;;
-    *) echo "ERROR: unknown tool '$t'; valid: kubernetes etcd kwok helm minio" >&2; exit 2 ;;
+    kubernetes|etcd|kwok|helm|minio|coredns) "build_$t" ;;
+    *) echo "ERROR: unknown tool '$t'; valid: kubernetes etcd kwok helm minio coredns" >&2; exit 2 ;;
   esac
 done
 log "tools ready in $bin_dir"
